@@ -1,0 +1,5 @@
+"""Vigil: OTLP collector and tiered alerting daemon."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
