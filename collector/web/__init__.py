@@ -1,0 +1,1 @@
+"""HTTP API served on listen.api: health, metrics, traces and the rest of DESIGN §7."""
