@@ -1,0 +1,1 @@
+"""OTLP ingest: HTTP and gRPC receivers, decoding and validation of requests, and the queue to the store."""

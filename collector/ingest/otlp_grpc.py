@@ -1,0 +1,138 @@
+"""OTLP/gRPC receiver (grpc.aio): the trace, metrics and logs Export services (DESIGN §8)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+from collector.ingest.decode import validate
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from collector.errors import IngestError, OverloadedError, UnauthorizedError
+from collector.ingest.auth import TokenCheck
+from collector.ingest.backpressure import BatchQueue
+from collector.ingest.stats import IngestStats
+from collector.model import ExportRequest, Signal
+
+_RESPONSES: dict[Signal, Any] = {
+    Signal.SPANS: trace_service_pb2.ExportTraceServiceResponse,
+    Signal.METRICS: metrics_service_pb2.ExportMetricsServiceResponse,
+    Signal.LOGS: logs_service_pb2.ExportLogsServiceResponse,
+}
+_REJECTED_FIELD = {
+    Signal.SPANS: "rejected_spans",
+    Signal.METRICS: "rejected_data_points",
+    Signal.LOGS: "rejected_log_records",
+}
+
+
+class GrpcExport:
+    """Shared body of the three Export methods."""
+
+    def __init__(self, *, queue: BatchQueue, stats: IngestStats, tokens: TokenCheck) -> None:
+        self._queue = queue
+        self._stats = stats
+        self._tokens = tokens
+
+    async def export(self, signal: Signal, request: ExportRequest, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            self._tokens.check(_metadata(context, "authorization"))
+            self._queue.check_open()
+            decoded = validate(signal, request)
+            if decoded.accepted:
+                try:
+                    self._queue.offer(decoded.batch(signal, time.time_ns()))
+                except OverloadedError:
+                    self._stats.rejected(signal, decoded.accepted, "overloaded")
+                    raise
+            self._stats.accepted(signal, decoded.accepted)
+            self._stats.rejected(signal, decoded.rejected, "invalid")
+            response = _RESPONSES[signal]()
+            if decoded.rejected:
+                setattr(response.partial_success, _REJECTED_FIELD[signal], decoded.rejected)
+                response.partial_success.error_message = decoded.message
+            return response
+        except IngestError as exc:
+            code = _status_code(exc)
+            await context.abort(code, exc.message, trailing_metadata=_retry_metadata(exc, code))
+            raise AssertionError("unreachable: abort raises") from exc  # pragma: no cover
+        finally:
+            self._stats.request("grpc", signal, code.name, time.perf_counter() - started)
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+def _status_code(exc: IngestError) -> grpc.StatusCode:
+    if isinstance(exc, UnauthorizedError):
+        return grpc.StatusCode.UNAUTHENTICATED
+    if isinstance(exc, OverloadedError):
+        return grpc.StatusCode.UNAVAILABLE if exc.shutting_down else grpc.StatusCode.RESOURCE_EXHAUSTED
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _retry_metadata(exc: IngestError, code: grpc.StatusCode) -> tuple[tuple[str, bytes], ...]:
+    # The OTLP spec: throttling answers carry google.rpc.RetryInfo in the status details, which
+    # OpenTelemetry exporters read to time their retry.
+    if not isinstance(exc, OverloadedError):
+        return ()
+    info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=exc.retry_after_s))
+    status = status_pb2.Status(code=code.value[0], message=exc.message)
+    status.details.add().Pack(info)
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, export: GrpcExport) -> None:
+        self._export = export
+
+    async def Export(self, request: Any, context: Any) -> Any:
+        return await self._export.export(Signal.SPANS, request, context)
+
+
+class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
+    def __init__(self, export: GrpcExport) -> None:
+        self._export = export
+
+    async def Export(self, request: Any, context: Any) -> Any:
+        return await self._export.export(Signal.METRICS, request, context)
+
+
+class _LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def __init__(self, export: GrpcExport) -> None:
+        self._export = export
+
+    async def Export(self, request: Any, context: Any) -> Any:
+        return await self._export.export(Signal.LOGS, request, context)
+
+
+def make_grpc_server(export: GrpcExport, address: str, max_request_bytes: int) -> tuple[grpc.aio.Server, int]:
+    """A grpc.aio server with the three services bound to `address`; returns it and the bound port."""
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", max_request_bytes),
+            ("grpc.max_send_message_length", 4 * 2**20),
+        ],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        _TraceService(export), server
+    )
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        _MetricsService(export), server
+    )
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        _LogsService(export), server
+    )
+    port = server.add_insecure_port(address)
+    return server, port
