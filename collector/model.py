@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import enum
 import re
+from datetime import UTC, datetime
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-ExportRequest = Union[ExportTraceServiceRequest, ExportMetricsServiceRequest, ExportLogsServiceRequest]
+ExportRequest = ExportTraceServiceRequest | ExportMetricsServiceRequest | ExportLogsServiceRequest
 
 
-class Signal(str, enum.Enum):
+class Signal(enum.StrEnum):
     """The three OTLP signals."""
 
     SPANS = "spans"
@@ -53,10 +54,10 @@ LOG_FIELDS = frozenset({"severity", "body"})
 # OTLP SeverityNumber of each severity name's lowest level (TRACE=1 … FATAL=21).
 SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17, "FATAL": 21}
 
-AttrValue = Union[str, bool, int, float, None]
+AttrValue = str | bool | int | float | None
 
 
-class Op(str, enum.Enum):
+class Op(enum.StrEnum):
     """How a `where` matcher compares an attribute."""
 
     EQ = "eq"
@@ -131,3 +132,81 @@ class SeriesSelector:
     def keys(self) -> frozenset[str]:
         """Every key this selector reads (plus `service.name`, which is always kept)."""
         return frozenset(m.key for m in self.where) | frozenset(self.by) | {"service.name"}
+
+
+# --- What evaluate hands to notify (through the `events` table) ----------------------------
+
+
+class EventKind(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class ResolveReason(enum.StrEnum):
+    CONDITION_CLEARED = "condition_cleared"
+    NO_DATA = "no_data"
+    SERIES_GONE = "series_gone"
+    RULE_REMOVED = "rule_removed"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class ExemplarRef:
+    """A trace worth looking at, cited by an event."""
+
+    trace_id: str  # 32 hex digits
+    span_id: str  # 16 hex digits, or "" when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """A firing or resolved event of one incident (DESIGN §5). Times are UTC."""
+
+    id: str
+    kind: EventKind
+    incident_id: str
+    fingerprint: str
+    rule: str
+    group: str
+    tier: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    value: float | None
+    threshold: str | None
+    baseline: dict[str, object] | None
+    starts_at: datetime
+    fired_at: datetime
+    at: datetime
+    ends_at: datetime | None = None
+    duration_seconds: float | None = None
+    resolve_reason: ResolveReason | None = None
+    exemplars: tuple[ExemplarRef, ...] = ()
+
+    def to_payload(self) -> dict[str, object]:
+        """The JSON document stored in `events.payload` and handed to templates."""
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "incidentId": self.incident_id,
+            "fingerprint": self.fingerprint,
+            "rule": self.rule,
+            "group": self.group,
+            "tier": self.tier,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "value": self.value,
+            "threshold": self.threshold,
+            "baseline": self.baseline,
+            "startsAt": iso(self.starts_at),
+            "firedAt": iso(self.fired_at),
+            "at": iso(self.at),
+            "endsAt": iso(self.ends_at) if self.ends_at else None,
+            "durationSeconds": self.duration_seconds,
+            "resolveReason": self.resolve_reason.value if self.resolve_reason else None,
+            "exemplars": [{"traceId": e.trace_id, "spanId": e.span_id} for e in self.exemplars],
+        }
+
+
+def iso(value: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and a Z, as in the webhook payload."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
