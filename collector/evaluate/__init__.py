@@ -1,0 +1,1 @@
+"""Rule evaluation: measures per series, threshold and baseline conditions, the alert lifecycle."""
