@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -10,9 +10,19 @@ from prometheus_client import CollectorRegistry
 from collector.settings import Settings
 
 if TYPE_CHECKING:
+    from collector.evaluate.evaluator import Evaluator
+    from collector.reload import Reloader
+    from collector.store.db import Database
     from collector.store.hub import Store
+    from collector.store.traces import TraceIndex
+    from collector.web.health import Readiness
 
 SETTINGS = web.AppKey("settings", Settings)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 STORE: web.AppKey[Store] = web.AppKey("store")
-READINESS = web.AppKey("readiness", dict[str, Any])
+TRACES: web.AppKey[TraceIndex] = web.AppKey("traces")
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+EVALUATOR: web.AppKey[Evaluator] = web.AppKey("evaluator")
+RELOADER: web.AppKey[Reloader] = web.AppKey("reloader")
+EXTERNAL_URL = web.AppKey("external_url", str)

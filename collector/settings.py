@@ -114,8 +114,16 @@ class Inhibit(Frozen):
     equal: tuple[str, ...] = ()
 
 
+class Reload(Frozen):
+    # Poll rule and config files and reload once they have stopped changing.
+    watch: bool = False
+    poll_interval: Duration = timedelta(seconds=2)
+
+
 class Settings(Frozen):
     listen: Listen = Listen()
+    # Base of links in webhooks and the dashboard; default http://<listen.api>.
+    external_url: str = ""
     storage: Storage = Storage()
     rules: tuple[str, ...] = ("rules/",)
     templates: str = "templates/"
@@ -126,6 +134,14 @@ class Settings(Frozen):
     receivers: tuple[Receiver, ...] = ()
     routes: tuple[Route, ...] = ()
     inhibit: tuple[Inhibit, ...] = ()
+    reload: Reload = Reload()
+
+    def public_url(self) -> str:
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        host, port = parse_hostport(self.listen.api)
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{port}"
 
 
 def _cross_check(settings: Settings, doc: SourceDoc) -> list[Problem]:

@@ -62,13 +62,16 @@ class SourceDoc:
         line, col = self.position(path, key=key)
         return Problem(self.file, line, col, format_path(path), message)
 
-    def validation_problems(
-        self, error: ValidationError, prefix: Sequence[str | int] = ()
-    ) -> list[Problem]:
+    def validation_problems(self, error: ValidationError, prefix: Sequence[str | int] = ()) -> list[Problem]:
         """Turn a pydantic error into positioned problems. `prefix` is where the model's root sits."""
         problems = []
-        for err in error.errors(include_url=False):
-            loc = tuple(prefix) + tuple(p for p in err["loc"] if not _is_union_tag(p))
+        errors = error.errors(include_url=False)
+        locs = [tuple(p for p in e["loc"] if not _is_union_tag(p)) for e in errors]
+        for err, own in zip(errors, locs, strict=True):
+            # A list whose item failed is also "too short" once pydantic drops that item: say it once.
+            if err["type"] == "too_short" and any(len(o) > len(own) and o[: len(own)] == own for o in locs):
+                continue
+            loc = tuple(prefix) + own
             msg = str(err["msg"])
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
@@ -77,9 +80,9 @@ class SourceDoc:
             if err["type"] == "missing":
                 msg = "required key is missing"
             elif msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+                msg = msg[len("Value error, ") :]
             elif msg.startswith("Assertion failed, "):
-                msg = msg[len("Assertion failed, "):]
+                msg = msg[len("Assertion failed, ") :]
             problems.append(self.problem(loc, msg))
         return problems
 
@@ -105,16 +108,20 @@ class _Collector:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.problems.append(Problem(self.file, *self._mark(key_node), "", "YAML merge keys (<<) are not supported"))
+                    self.problems.append(
+                        Problem(self.file, *self._mark(key_node), "", "YAML merge keys (<<) are not supported")
+                    )
                     continue
                 key = self._scalar(key_node, path, substitute=False)
                 if isinstance(key, (list, dict)) or key is None:
-                    self.problems.append(Problem(self.file, *self._mark(key_node), format_path(path), "keys must be plain strings"))
+                    self.problems.append(
+                        Problem(self.file, *self._mark(key_node), format_path(path), "keys must be plain strings")
+                    )
                     continue
                 key = str(key) if not isinstance(key, (str, int)) or isinstance(key, bool) else key
                 if isinstance(key, int):
                     key = str(key)
-                child = path + (key,)
+                child = (*path, key)
                 if key in out:
                     self.problems.append(Problem(self.file, *self._mark(key_node), format_path(child), "duplicate key"))
                     continue
@@ -122,13 +129,15 @@ class _Collector:
                 out[key] = self.build(value_node, child)
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node, path, substitute=True)
 
     def _scalar(self, node: yaml.Node, path: PathKey, *, substitute: bool) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return self.build(node, path)
-        value = yaml.SafeLoader.construct_scalar(_LOADER, node) if node.tag == "tag:yaml.org,2002:str" else _construct(node)
+        value = (
+            yaml.SafeLoader.construct_scalar(_LOADER, node) if node.tag == "tag:yaml.org,2002:str" else _construct(node)
+        )
         if substitute and isinstance(value, str) and "${" in value:
             value = self._substitute(value, node, path)
         return value
@@ -141,7 +150,12 @@ class _Collector:
             if default is not None:
                 return default
             self.problems.append(
-                Problem(self.file, *self._mark(node), format_path(path), f"environment variable {name} is not set (use ${{{name}:-default}} for a default)")
+                Problem(
+                    self.file,
+                    *self._mark(node),
+                    format_path(path),
+                    f"environment variable {name} is not set (use ${{{name}:-default}} for a default)",
+                )
             )
             return ""
 

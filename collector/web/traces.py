@@ -8,9 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from collector.store.traces import TraceIndex
-
-TRACES_KEY = web.AppKey("traces", TraceIndex)
+from collector import keys
 
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -28,7 +26,7 @@ async def get_trace(request: web.Request) -> web.Response:
     text = request.match_info["trace_id"]
     if not _TRACE_ID.fullmatch(text):
         return _error(400, f"invalid trace ID {text[:64]!r}: expected 32 hexadecimal digits")
-    view = request.app[TRACES_KEY].get(bytes.fromhex(text))
+    view = request.app[keys.TRACES].get(bytes.fromhex(text))
     if view is None:
         return _error(404, f"trace {text.lower()} not found (never received, or older than retention.traces)")
     return web.json_response(view.to_dict(), dumps=_dumps)

@@ -24,7 +24,8 @@ from opentelemetry.util.types import AnyValue
 from pytest_aiohttp import AiohttpClient
 
 from collector.store.traces import TraceIndex
-from collector.web.traces import TRACES_KEY, add_routes
+from collector import keys
+from collector.web.traces import add_routes
 
 
 @dataclass
@@ -75,7 +76,7 @@ async def client(aiohttp_client: AiohttpClient, emitted: Emitted) -> Any:
     index.add_spans(ExportTraceServiceRequest.FromString(encode_spans(emitted.spans).SerializeToString()), received)
     index.add_logs(ExportLogsServiceRequest.FromString(encode_logs(emitted.logs).SerializeToString()), received)
     app = web.Application()
-    app[TRACES_KEY] = index
+    app[keys.TRACES] = index
     add_routes(app)
     return await aiohttp_client(app)
 

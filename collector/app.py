@@ -1,0 +1,267 @@
+"""Composition root: builds every stage, wires them together and owns their lifetimes. Nothing imports it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from collector import keys
+from collector.evaluate.evaluator import Evaluator
+from collector.evaluate.schedule import GroupScheduler
+from collector.ingest.auth import TokenCheck
+from collector.ingest.backpressure import BatchQueue
+from collector.ingest.otlp_grpc import GrpcExport, make_grpc_server
+from collector.ingest.otlp_http import OtlpHttpReceiver, make_ingest_app
+from collector.ingest.stats import IngestStats
+from collector.reload import Reloader
+from collector.rules.loader import load_rules
+from collector.rules.registry import RuleRegistry
+from collector.rules.ruleset import RuleSet
+from collector.rules.watch import FileWatch
+from collector.settings import Settings
+from collector.store.db import Database
+from collector.store.hub import Store
+from collector.store.traces import TraceIndex
+from collector.units import parse_hostport
+from collector.web import alerts, health, incidents, metrics, traces
+from collector.web.health import Readiness
+
+log = logging.getLogger("vigil")
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+TRACE_EVICT_EVERY = 15.0
+
+
+def rule_paths(settings: Settings, base: Path) -> list[Path]:
+    """Rule paths of the config, relative to the config file's folder (or the working directory)."""
+    return [base / p for p in settings.rules]
+
+
+def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application:
+    """The API app (served on `listen.api`); every other server and worker lives in its cleanup_ctx."""
+    app = web.Application()
+    registry = CollectorRegistry(auto_describe=True)
+    readiness = Readiness()
+    app[keys.SETTINGS] = settings
+    app[keys.REGISTRY] = registry
+    app[keys.READINESS] = readiness
+    app[keys.EXTERNAL_URL] = settings.public_url()
+
+    database = Database(settings.storage.url)
+    trace_index = TraceIndex(
+        retention=settings.retention.traces, max_bytes=settings.retention.max_bytes, registry=registry
+    )
+    store = Store(
+        traces=trace_index,
+        max_series_per_rule=settings.limits.max_series_per_rule,
+        max_series=settings.limits.max_series,
+        registry=registry,
+    )
+    queue = BatchQueue(store, settings.limits.max_queued_items)
+    stats = IngestStats(registry, lambda: queue.depth, queue.capacity)
+    tokens = TokenCheck(settings.auth.ingest_tokens)
+    evaluator = Evaluator(
+        db=database,
+        windows=store,
+        traces=lambda trace_id: v.to_dict() if (v := trace_index.get(trace_id)) is not None else None,
+        registry=registry,
+        delay=settings.evaluation.delay,
+    )
+    scheduler = GroupScheduler(evaluator.evaluate_group, registry)
+    rule_registry = RuleRegistry(rules)
+    paths = rule_paths(settings, base)
+    reloader = Reloader(
+        registry=rule_registry,
+        load=lambda: load_rules(paths, settings.evaluation.interval),
+        metrics_registry=registry,
+    )
+
+    async def apply_selectors(new: RuleSet) -> None:
+        store.set_selectors(new.selectors(), {r.name: r.window for r in new.rules()})
+
+    async def apply_schedule(new: RuleSet) -> None:
+        scheduler.apply(new)
+
+    reloader.on_change(apply_selectors)
+    reloader.on_change(evaluator.apply_rules)
+    reloader.on_change(apply_schedule)
+
+    app[keys.STORE] = store
+    app[keys.TRACES] = trace_index
+    app[keys.DATABASE] = database
+    app[keys.EVALUATOR] = evaluator
+    app[keys.RELOADER] = reloader
+
+    grace = settings.limits.shutdown_grace.total_seconds()
+    app.cleanup_ctx.append(_database_ctx(database, readiness))
+    app.cleanup_ctx.append(_queue_ctx(queue, grace))
+    app.cleanup_ctx.append(_evaluation_ctx(store, evaluator, scheduler, rule_registry, readiness))
+    app.cleanup_ctx.append(_periodic_ctx("trace-eviction", TRACE_EVICT_EVERY, trace_index.evict))
+    if settings.reload.watch:
+        watch = FileWatch(
+            paths, lambda: reloader.reload("file change"), settings.reload.poll_interval.total_seconds(), debounce=1.0
+        )
+        app.cleanup_ctx.append(_task_ctx("rule-watch", watch.run))
+    app.cleanup_ctx.append(_otlp_http_ctx(settings, queue, stats, tokens, readiness, grace))
+    app.cleanup_ctx.append(_otlp_grpc_ctx(settings, queue, stats, tokens, grace))
+
+    health.add_routes(app)
+    metrics.add_routes(app)
+    traces.add_routes(app)
+    alerts.add_routes(app)
+    incidents.add_routes(app)
+    return app
+
+
+def _database_ctx(database: Database, readiness: Readiness) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await database.open()
+        readiness.add("storage", database.ping)
+        yield
+        readiness.remove("storage")
+        await database.close()
+
+    return ctx
+
+
+def _queue_ctx(queue: BatchQueue, grace: float) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(queue.run(), name="ingest-queue")
+        yield
+        # Ingest servers are already closed (contexts unwind in reverse): drain what was accepted.
+        queue.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
+        except TimeoutError:
+            log.error("shutdown: %d accepted items still queued after %.0fs", queue.depth, grace)
+            task.cancel()
+        log.info("ingest stopped: %d accepted items consumed, %d left", queue.consumed_items, queue.depth)
+
+    return ctx
+
+
+def _evaluation_ctx(
+    store: Store, evaluator: Evaluator, scheduler: GroupScheduler, rules: RuleRegistry, readiness: Readiness
+) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        current = rules.current()
+        store.set_selectors(current.selectors(), {r.name: r.window for r in current.rules()})
+        await evaluator.start(current)
+        scheduler.start(current)
+
+        async def ready() -> str | None:
+            return None
+
+        readiness.add("rules", ready)
+        yield
+        readiness.remove("rules")
+        scheduler.shutdown()
+        await evaluator.stop()
+
+    return ctx
+
+
+def _periodic_ctx(name: str, seconds: float, work: Callable[[], object]) -> CleanupCtx:
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            work()
+
+    return _task_ctx(name, loop)
+
+
+def _task_ctx(name: str, run: Callable[[], object]) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        coro = run()
+        assert asyncio.iscoroutine(coro)
+        task = asyncio.create_task(coro, name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+def _otlp_http_ctx(
+    settings: Settings, queue: BatchQueue, stats: IngestStats, tokens: TokenCheck, readiness: Readiness, grace: float
+) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        limit = settings.limits.max_request_bytes
+        receiver = OtlpHttpReceiver(queue=queue, stats=stats, tokens=tokens, max_request_bytes=limit)
+        # Ingest inflates bodies itself, with a limit and OTLP's status codes; aiohttp must hand them over raw.
+        runner = web.AppRunner(make_ingest_app(receiver, limit), access_log=None, auto_decompress=False)
+        await runner.setup()
+        host, port = parse_hostport(settings.listen.otlp_http)
+        site = web.TCPSite(runner, host, port, shutdown_timeout=grace)
+        await site.start()
+        log.info("OTLP/HTTP listening on %s", settings.listen.otlp_http)
+
+        async def ready() -> str | None:
+            return None if not queue.closed else "shutting down"
+
+        readiness.add("ingest", ready)
+        yield
+        readiness.remove("ingest")
+        # Stops listening, lets in-flight requests finish (up to the grace), closes idle keep-alives.
+        await runner.cleanup()
+
+    return ctx
+
+
+def _otlp_grpc_ctx(
+    settings: Settings, queue: BatchQueue, stats: IngestStats, tokens: TokenCheck, grace: float
+) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        export = GrpcExport(queue=queue, stats=stats, tokens=tokens)
+        server, port = make_grpc_server(export, settings.listen.otlp_grpc, settings.limits.max_request_bytes)
+        if port == 0:
+            raise OSError(f"cannot listen on {settings.listen.otlp_grpc} for OTLP/gRPC")
+        await server.start()
+        log.info("OTLP/gRPC listening on %s", settings.listen.otlp_grpc)
+        yield
+        await server.stop(grace)
+
+    return ctx
+
+
+async def serve(settings: Settings, rules: RuleSet, base: Path) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully (ingest first, then drain, then the rest).
+
+    SIGHUP reloads the rules without a restart.
+    """
+    app = build_app(settings, rules, base)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[object]] = set()
+
+    def on_hup() -> None:
+        task: asyncio.Task[object] = asyncio.create_task(app[keys.RELOADER].reload("SIGHUP"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    try:
+        host, port = parse_hostport(settings.listen.api)
+        site = web.TCPSite(runner, host, port, shutdown_timeout=settings.limits.shutdown_grace.total_seconds())
+        await site.start()
+        log.info("API, metrics and dashboard on %s", settings.public_url())
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await runner.cleanup()
+    log.info("stopped")

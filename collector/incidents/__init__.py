@@ -1,0 +1,1 @@
+"""Incidents as records: listing, detail, acknowledgement and MTTA/MTTR."""
