@@ -30,7 +30,7 @@ from collector.store.db import Database
 from collector.store.hub import Store
 from collector.store.traces import TraceIndex
 from collector.units import parse_hostport
-from collector.web import alerts, health, incidents, metrics, traces
+from collector.web import alerts, health, incidents, metrics, services, traces
 from collector.web.health import Readiness
 
 log = logging.getLogger("vigil")
@@ -117,6 +117,7 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     traces.add_routes(app)
     alerts.add_routes(app)
     incidents.add_routes(app)
+    services.add_routes(app)
     return app
 
 
