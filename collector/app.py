@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from collector import keys
@@ -29,6 +30,7 @@ from collector.settings import Settings
 from collector.store.db import Database
 from collector.store.hub import Store
 from collector.store.traces import TraceIndex
+from collector.telemetry import tracer, tracer_provider
 from collector.units import parse_hostport
 from collector.web import alerts, health, incidents, metrics, services, traces
 from collector.web.health import Readiness
@@ -67,7 +69,9 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     queue = BatchQueue(store, settings.limits.max_queued_items)
     stats = IngestStats(registry, lambda: queue.depth, queue.capacity)
     tokens = TokenCheck(settings.auth.ingest_tokens)
+    provider = tracer_provider(settings.telemetry)
     evaluator = Evaluator(
+        tracer=tracer(provider),
         db=database,
         windows=store,
         traces=lambda trace_id: v.to_dict() if (v := trace_index.get(trace_id)) is not None else None,
@@ -111,6 +115,9 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
         app.cleanup_ctx.append(_task_ctx("rule-watch", watch.run))
     app.cleanup_ctx.append(_otlp_http_ctx(settings, queue, stats, tokens, readiness, grace))
     app.cleanup_ctx.append(_otlp_grpc_ctx(settings, queue, stats, tokens, grace))
+    if provider is not None:
+        # Last in, first out: Vigil's own spans are flushed while its ingest (a possible target) still listens.
+        app.cleanup_ctx.append(_telemetry_ctx(provider))
 
     health.add_routes(app)
     metrics.add_routes(app)
@@ -119,6 +126,14 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     incidents.add_routes(app)
     services.add_routes(app)
     return app
+
+
+def _telemetry_ctx(provider: TracerProvider) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(provider.shutdown)
+
+    return ctx
 
 
 def _database_ctx(database: Database, readiness: Readiness) -> CleanupCtx:

@@ -120,6 +120,13 @@ class Reload(Frozen):
     poll_interval: Duration = timedelta(seconds=2)
 
 
+class Telemetry(Frozen):
+    # Vigil's own spans (one per rule-group evaluation and per firing), sent over OTLP/HTTP.
+    # Empty: off. Pointing it at Vigil's own listen.otlp_http works: exporting makes no new spans.
+    otlp_endpoint: str = ""
+    service_name: str = "vigil"
+
+
 class Settings(Frozen):
     listen: Listen = Listen()
     # Base of links in webhooks and the dashboard; default http://<listen.api>.
@@ -135,6 +142,7 @@ class Settings(Frozen):
     routes: tuple[Route, ...] = ()
     inhibit: tuple[Inhibit, ...] = ()
     reload: Reload = Reload()
+    telemetry: Telemetry = Telemetry()
 
     def public_url(self) -> str:
         if self.external_url:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,6 +101,7 @@ class Evaluator:
         delay: timedelta,
         on_events: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._db = db
         self._windows = windows
@@ -107,6 +109,7 @@ class Evaluator:
         self._delay = delay
         self._on_events = on_events
         self._clock = clock
+        self._tracer = tracer or trace.NoOpTracer()
         self.started_at = clock()
         self.rules = RuleSet()
         self.runs: dict[str, RuleRun] = {}
@@ -183,8 +186,11 @@ class Evaluator:
     async def evaluate_group(self, group: RuleGroup) -> None:
         started = self._clock()
         try:
-            async with self._lock:
-                await self._evaluate(group)
+            with self._tracer.start_as_current_span(
+                "evaluate rule group", attributes={"vigil.group": group.name, "vigil.rules": len(group.rules)}
+            ):
+                async with self._lock:
+                    await self._evaluate(group)
         finally:
             self.metrics.evaluations.labels(group.name).inc()
             self.metrics.duration.labels(group.name).observe((self._clock() - started).total_seconds())
@@ -238,7 +244,16 @@ class Evaluator:
                 window = stats.get(i.fingerprint)
                 found = evidence_mod.collect(window.exemplars if window is not None else (), self._traces)
                 event = self._event(rule, group, i, EventKind.FIRING, now, refs=evidence_mod.refs(found))
-                await ledger.open_incident(conn, ledger.Opening(event, _service(rule, i.labels), found))
+                with self._tracer.start_as_current_span(
+                    "firing",
+                    attributes={
+                        "vigil.rule": rule.name,
+                        "vigil.tier": rule.tier,
+                        "vigil.incident": event.incident_id,
+                        "vigil.evidence_traces": len(found),
+                    },
+                ):
+                    await ledger.open_incident(conn, ledger.Opening(event, _service(rule, i.labels), found))
                 await ledger.save_instance(conn, i, now)
                 self._persisted[i.fingerprint] = _persisted_key(i)
                 self.metrics.incidents.labels(rule.tier, rule.name).inc()
