@@ -32,11 +32,23 @@ def _parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", help="run rule unit tests (input series and expected alerts)")
     test.add_argument("files", nargs="+", type=Path, help="rule test files")
 
+    from collector.backtest.command import add_parser as add_backtest
+
+    add_backtest(sub)
+
+    # Listed for `vigil --help` only: `main` hands everything after `demo` to the demo's own parser.
+    sub.add_parser("demo", help="play a simulated shop against a running Vigil (vigil demo --help)", add_help=False)
+
     sub.add_parser("version", help="print the version")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        from collector.demo.runner import main as demo  # the OTel SDK's imports are paid only by `demo`
+
+        return demo(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "version":
         print(f"vigil {__version__}")
@@ -47,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from collector.ruletest.runner import main as run_tests
 
         return run_tests(args.files)
+    if args.command == "backtest":
+        from collector.backtest.command import run as backtest
+
+        return backtest(args)
     if args.command == "run":
         return _run(args.config, args.log_level)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown commands first

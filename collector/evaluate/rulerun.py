@@ -152,6 +152,9 @@ class RuleRun:
         out.transitions.extend(changes)
         return any(t.change is Change.FIRING for t in changes)
 
+    def fingerprint_of(self, by_values: tuple[str, ...]) -> str:
+        return self._identity(by_values)[1]
+
     def _identity(self, by_values: tuple[str, ...]) -> tuple[dict[str, str], str]:
         entry = self._identities.get(by_values)
         if entry is None:
