@@ -39,6 +39,7 @@ log = logging.getLogger("vigil")
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 TRACE_EVICT_EVERY = 15.0
+HEARTBEAT_EVERY = 10.0
 
 
 def rule_paths(settings: Settings, base: Path) -> list[Path]:
@@ -77,6 +78,8 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
         traces=lambda trace_id: v.to_dict() if (v := trace_index.get(trace_id)) is not None else None,
         registry=registry,
         delay=settings.evaluation.delay,
+        instance_id=settings.instance_id(),
+        api_url=settings.public_url(),
     )
     scheduler = GroupScheduler(evaluator.evaluate_group, registry)
     rule_registry = RuleRegistry(rules)
@@ -108,6 +111,7 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     app.cleanup_ctx.append(_queue_ctx(queue, grace))
     app.cleanup_ctx.append(_evaluation_ctx(store, evaluator, scheduler, rule_registry, readiness))
     app.cleanup_ctx.append(_periodic_ctx("trace-eviction", TRACE_EVICT_EVERY, trace_index.evict))
+    app.cleanup_ctx.append(_periodic_ctx("replica-heartbeat", HEARTBEAT_EVERY, evaluator.tick))
     if settings.reload.watch:
         watch = FileWatch(
             paths, lambda: reloader.reload("file change"), settings.reload.poll_interval.total_seconds(), debounce=1.0
@@ -188,7 +192,13 @@ def _periodic_ctx(name: str, seconds: float, work: Callable[[], object]) -> Clea
     async def loop() -> None:
         while True:
             await asyncio.sleep(seconds)
-            work()
+            try:
+                done = work()
+                if asyncio.iscoroutine(done):
+                    await done
+            except Exception:
+                # The task's boundary: log and carry on at the next period.
+                log.exception("periodic task %s failed", name)
 
     return _task_ctx(name, loop)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -127,6 +128,13 @@ class Telemetry(Frozen):
     service_name: str = "vigil"
 
 
+class Cluster(Frozen):
+    # This replica's stable name (alert ownership survives its restarts); default hostname:api-port.
+    instance_id: str = ""
+    # API base URLs of the other replicas, asked for traces this one does not hold.
+    peers: tuple[Url, ...] = ()
+
+
 class Settings(Frozen):
     listen: Listen = Listen()
     # Base of links in webhooks and the dashboard; default http://<listen.api>.
@@ -143,6 +151,12 @@ class Settings(Frozen):
     inhibit: tuple[Inhibit, ...] = ()
     reload: Reload = Reload()
     telemetry: Telemetry = Telemetry()
+    cluster: Cluster = Cluster()
+
+    def instance_id(self) -> str:
+        if self.cluster.instance_id:
+            return self.cluster.instance_id
+        return f"{socket.gethostname()}:{parse_hostport(self.listen.api)[1]}"
 
     def public_url(self) -> str:
         if self.external_url:

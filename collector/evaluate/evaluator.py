@@ -6,7 +6,6 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -22,6 +21,7 @@ from collector.evaluate.state import Change, Instance, Phase, Transition
 from collector.model import AlertEvent, EventKind, Op, ResolveReason, iso
 from collector.rules.ruleset import RuleGroup, RuleSet
 from collector.rules.schema import Rule
+from collector.store import replicas
 from collector.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Evaluator:
         on_events: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
         tracer: trace.Tracer | None = None,
+        instance_id: str = "local",
+        api_url: str = "",
     ) -> None:
         self._db = db
         self._windows = windows
@@ -110,6 +112,8 @@ class Evaluator:
         self._on_events = on_events
         self._clock = clock
         self._tracer = tracer or trace.NoOpTracer()
+        self.instance_id = instance_id
+        self.api_url = api_url
         self.started_at = clock()
         self.rules = RuleSet()
         self.runs: dict[str, RuleRun] = {}
@@ -123,30 +127,49 @@ class Evaluator:
     async def start(self, rules: RuleSet) -> None:
         """Restore persisted alert state; instances of rules that are gone or changed end now."""
         async with self._db.engine.begin() as conn:
-            instances = await ledger.load_instances(conn)
-            by_rule: dict[str, list[Instance]] = defaultdict(list)
-            for i in instances:
-                self._persisted[i.fingerprint] = _persisted_key(i)
-                by_rule[i.rule].append(i)
             now = self._clock()
-            ending: list[tuple[Rule | None, str, Transition]] = []
-            for name, group_instances in by_rule.items():
-                rule = rules.get(name)
-                group = rules.group_of(name)
-                kept = [i for i in group_instances if rule is not None and i.definition_hash == rule.definition_hash]
-                for i in group_instances:
-                    if i not in kept:
-                        change = Change.RESOLVED if i.phase is Phase.FIRING else Change.DROPPED
-                        ending.append(
-                            (rule, group.name if group else "", Transition(change, i, now, ResolveReason.RULE_REMOVED))
-                        )
-                by_rule[name] = kept
-            await self._record(conn, ending, {}, now)
+            await replicas.heartbeat(conn, self.instance_id, self.api_url, now, self.started_at)
+            live = await replicas.live(conn, now)
+            instances = await ledger.load_instances(conn, self.instance_id, {*live, self.instance_id})
             self.rules = rules
             for group in rules.groups:
                 for rule in group.rules:
-                    self.runs[rule.name] = await self._new_run(conn, rule, group.name, by_rule.get(rule.name, []))
+                    self.runs[rule.name] = await self._new_run(conn, rule, group.name, [])
+            ending = await self._absorb(conn, instances, now)
         self._notify_if(ending)
+
+    async def tick(self) -> None:
+        """Heartbeat, and adopt the alert instances of replicas that stopped heartbeating."""
+        async with self._lock, self._db.engine.begin() as conn:
+            now = self._clock()
+            await replicas.heartbeat(conn, self.instance_id, self.api_url, now, self.started_at)
+            live = await replicas.live(conn, now)
+            orphans = [
+                i
+                for i in await ledger.load_instances(conn, self.instance_id, {*live, self.instance_id})
+                if i.fingerprint not in self._persisted
+            ]
+            ending = await self._absorb(conn, orphans, now) if orphans else []
+        if orphans:
+            log.warning("adopted %d alert instances of replicas that stopped", len(orphans))
+        self._notify_if(ending)
+
+    async def _absorb(
+        self, conn: AsyncConnection, instances: list[Instance], now: datetime
+    ) -> list[tuple[Rule | None, str, Transition]]:
+        """Take persisted instances into their RuleRuns; those of removed or changed rules end."""
+        ending: list[tuple[Rule | None, str, Transition]] = []
+        for i in instances:
+            self._persisted[i.fingerprint] = _persisted_key(i)
+            run = self.runs.get(i.rule)
+            if run is not None and i.definition_hash == run.rule.definition_hash:
+                run.instances[i.fingerprint] = i
+                continue
+            change = Change.RESOLVED if i.phase is Phase.FIRING else Change.DROPPED
+            group = run.group if run is not None else ""
+            ending.append((run.rule if run else None, group, Transition(change, i, now, ResolveReason.RULE_REMOVED)))
+        await self._record(conn, ending, {}, now)
+        return ending
 
     async def _new_run(self, conn: AsyncConnection, rule: Rule, group: str, instances: list[Instance]) -> RuleRun:
         states: dict[str, dict[str, Any]] = {}
@@ -217,8 +240,11 @@ class Evaluator:
         async with self._db.engine.begin() as conn:
             await self._record(conn, found, stats, now)
             for i in dirty:
-                await ledger.save_instance(conn, i, now)
-                self._persisted[i.fingerprint] = _persisted_key(i)
+                if i.fingerprint not in self._persisted or self._persisted[i.fingerprint] != _persisted_key(i):
+                    if await ledger.save_instance(conn, i, now, self.instance_id):
+                        self._persisted[i.fingerprint] = _persisted_key(i)
+                    else:
+                        self._yield(i.rule, i)
             if save_baselines:
                 await self._save_baselines(conn, list(self.runs.values()), now)
         self._notify_if(found)
@@ -241,6 +267,9 @@ class Evaluator:
             i = t.instance
             if t.change is Change.FIRING:
                 assert rule is not None
+                if not await ledger.save_instance(conn, i, now, self.instance_id):
+                    self._yield(rule.name, i)
+                    continue
                 window = stats.get(i.fingerprint)
                 found = evidence_mod.collect(window.exemplars if window is not None else (), self._traces)
                 event = self._event(rule, group, i, EventKind.FIRING, now, refs=evidence_mod.refs(found))
@@ -254,7 +283,6 @@ class Evaluator:
                     },
                 ):
                     await ledger.open_incident(conn, ledger.Opening(event, _service(rule, i.labels), found))
-                await ledger.save_instance(conn, i, now)
                 self._persisted[i.fingerprint] = _persisted_key(i)
                 self.metrics.incidents.labels(rule.tier, rule.name).inc()
                 log.warning("firing: %s %s incident %s", rule.name, dict(i.labels), i.incident_id)
@@ -266,7 +294,7 @@ class Evaluator:
                 log.warning("resolved: %s %s incident %s (%s)", i.rule, dict(i.labels), i.incident_id, t.reason)
             elif t.change is Change.DROPPED:
                 gone.append(i.fingerprint)
-        await ledger.delete_instances(conn, gone)
+        await ledger.delete_instances(conn, gone, self.instance_id)
         for fp in gone:
             self._persisted.pop(fp, None)
 
@@ -318,14 +346,28 @@ class Evaluator:
             }
         )
 
+    def _yield(self, rule: str, i: Instance) -> None:
+        # Another live replica evaluates this series (both received its data): it keeps the alert.
+        run = self.runs.get(rule)
+        if run is not None:
+            run.instances.pop(i.fingerprint, None)
+        log.info("series %s of %s belongs to another replica; leaving it to that one", dict(i.labels), rule)
+
     def _notify_if(self, transitions: list[tuple[Rule | None, str, Transition]]) -> None:
         if any(t.change in (Change.FIRING, Change.RESOLVED) for _, _, t in transitions):
             self._on_events()
 
     # --- views -----------------------------------------------------------------------------------
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Every live instance, and for baseline rules every series with its band (for /api/alerts)."""
+    async def snapshot(self) -> list[dict[str, Any]]:
+        """Every live instance, and for baseline rules every series with its band (for /api/alerts).
+
+        Taken between evaluations, so it shows only state that is already committed to SQL.
+        """
+        async with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for run in self.runs.values():
             listed: set[str] = set()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,8 +25,13 @@ def _upsert(conn: AsyncConnection, table: Any, key: str, values: dict[str, Any])
     return stmt.on_conflict_do_update(index_elements=[key], set_={k: v for k, v in values.items() if k != key})
 
 
-async def load_instances(conn: AsyncConnection) -> list[Instance]:
-    rows = await conn.execute(select(alerts))
+async def load_instances(conn: AsyncConnection, owner: str, live: Collection[str]) -> list[Instance]:
+    """This replica's instances, plus orphans (no owner, or an owner that is no longer live), which it adopts."""
+    orphaned = or_(alerts.c.owner.is_(None), alerts.c.owner.not_in(list(live)) if live else true())
+    rows = list(await conn.execute(select(alerts).where(or_(alerts.c.owner == owner, orphaned))))
+    adopt = [r.fingerprint for r in rows if r.owner != owner]
+    if adopt:
+        await conn.execute(update(alerts).where(alerts.c.fingerprint.in_(adopt)).values(owner=owner))
     return [
         Instance(
             fingerprint=r.fingerprint,
@@ -44,7 +49,8 @@ async def load_instances(conn: AsyncConnection) -> list[Instance]:
     ]
 
 
-async def save_instance(conn: AsyncConnection, i: Instance, now: datetime) -> None:
+async def save_instance(conn: AsyncConnection, i: Instance, now: datetime, owner: str) -> bool:
+    """Write an instance this replica owns; False when another live replica owns that fingerprint."""
     values = {
         "fingerprint": i.fingerprint,
         "rule": i.rule,
@@ -58,14 +64,23 @@ async def save_instance(conn: AsyncConnection, i: Instance, now: datetime) -> No
         "last_eval_at": now,
         "incident_id": i.incident_id,
         "updated_at": now,
+        "owner": owner,
     }
-    await conn.execute(_upsert(conn, alerts, "fingerprint", values))
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    stmt = dialect.insert(alerts).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={k: v for k, v in values.items() if k != "fingerprint"},
+        where=or_(alerts.c.owner == owner, alerts.c.owner.is_(None)),
+    )
+    result = await conn.execute(stmt)
+    return bool(result.rowcount)
 
 
-async def delete_instances(conn: AsyncConnection, fingerprints: Iterable[str]) -> None:
+async def delete_instances(conn: AsyncConnection, fingerprints: Iterable[str], owner: str) -> None:
     fps = list(fingerprints)
     if fps:
-        await conn.execute(delete(alerts).where(alerts.c.fingerprint.in_(fps)))
+        await conn.execute(delete(alerts).where(alerts.c.fingerprint.in_(fps), alerts.c.owner == owner))
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,18 @@ alerts = Table(
     Column("last_eval_at", UtcDateTime),
     Column("incident_id", String(36)),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The replica evaluating this instance; another replica adopts it once the owner stops heartbeating.
+    Column("owner", String(255), index=True),
+)
+
+# One row per running replica, refreshed every few seconds.
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("instance_id", String(255), primary_key=True),
+    Column("api_url", String(255), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
 )
 
 # One row per firing episode.

@@ -10,7 +10,7 @@ from collector.units import format_duration
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    alerts = request.app[keys.EVALUATOR].snapshot()
+    alerts = await request.app[keys.EVALUATOR].snapshot()
     state = request.query.get("state")
     tier = request.query.get("tier")
     if state:

@@ -47,8 +47,8 @@ async def run_for(ev: Evaluator, store: Store, clock: Clock, rules: RuleSet, sec
         await ev.evaluate_group(group)
 
 
-def band(ev: Evaluator) -> dict[str, object]:
-    [alert] = [a for a in ev.snapshot() if a["rule"] == "Traffic"]
+async def band(ev: Evaluator) -> dict[str, object]:
+    [alert] = [a for a in await ev.snapshot() if a["rule"] == "Traffic"]
     assert isinstance(alert["baseline"], dict)
     return alert["baseline"]
 
@@ -67,7 +67,7 @@ async def test_baseline_learning_survives_a_restart(storage_url: str, tmp_path: 
         )
         await ev.start(rules)
         await run_for(ev, store, clock, rules, 15 * 60)
-        before = band(ev)
+        before = await band(ev)
         assert before["learning"] is False and int(str(before["samples"])) >= 80
         await ev.stop()
 
@@ -80,7 +80,7 @@ async def test_baseline_learning_survives_a_restart(storage_url: str, tmp_path: 
         await again.start(rules)
         clock.now += timedelta(seconds=5)
         await run_for(again, store, clock, rules, 70)
-        after = band(again)
+        after = await band(again)
         assert after["learning"] is False, "the restart restarted the learning period"
         assert int(str(after["samples"])) > int(str(before["samples"]))
         assert abs(float(str(after["expected"])) - float(str(before["expected"]))) < 0.2 * float(
