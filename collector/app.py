@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
@@ -107,6 +108,7 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     app[keys.RELOADER] = reloader
 
     grace = settings.limits.shutdown_grace.total_seconds()
+    app.cleanup_ctx.append(_http_client_ctx)
     app.cleanup_ctx.append(_database_ctx(database, readiness))
     app.cleanup_ctx.append(_queue_ctx(queue, grace))
     app.cleanup_ctx.append(_evaluation_ctx(store, evaluator, scheduler, rule_registry, readiness))
@@ -130,6 +132,13 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     incidents.add_routes(app)
     services.add_routes(app)
     return app
+
+
+async def _http_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One client session for outgoing HTTP (peer lookups), closed last."""
+    async with aiohttp.ClientSession() as session:
+        app[keys.HTTP_CLIENT] = session
+        yield
 
 
 def _telemetry_ctx(provider: TracerProvider) -> CleanupCtx:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -26,3 +27,4 @@ DATABASE: web.AppKey[Database] = web.AppKey("database")
 EVALUATOR: web.AppKey[Evaluator] = web.AppKey("evaluator")
 RELOADER: web.AppKey[Reloader] = web.AppKey("reloader")
 EXTERNAL_URL = web.AppKey("external_url", str)
+HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
