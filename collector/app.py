@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from collector import keys
+from collector.cluster_reload import ClusterReload
 from collector.evaluate.evaluator import Evaluator
 from collector.evaluate.schedule import GroupScheduler
 from collector.ingest.auth import TokenCheck
@@ -41,6 +42,7 @@ log = logging.getLogger("vigil")
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 TRACE_EVICT_EVERY = 15.0
 HEARTBEAT_EVERY = 10.0
+CLUSTER_RELOAD_EVERY = 2.0
 
 
 def rule_paths(settings: Settings, base: Path) -> list[Path]:
@@ -114,6 +116,8 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     app.cleanup_ctx.append(_evaluation_ctx(store, evaluator, scheduler, rule_registry, readiness))
     app.cleanup_ctx.append(_periodic_ctx("trace-eviction", TRACE_EVICT_EVERY, trace_index.evict))
     app.cleanup_ctx.append(_periodic_ctx("replica-heartbeat", HEARTBEAT_EVERY, evaluator.tick))
+    cluster_reload = ClusterReload(database, reloader)
+    app.cleanup_ctx.append(_periodic_ctx("cluster-reload", CLUSTER_RELOAD_EVERY, cluster_reload.check))
     if settings.reload.watch:
         watch = FileWatch(
             paths, lambda: reloader.reload("file change"), settings.reload.poll_interval.total_seconds(), debounce=1.0

@@ -25,6 +25,7 @@ class Reloader:
         self.rules = registry
         self._load = load
         self._appliers: list[Applier] = []
+        self._announce: Callable[[], Awaitable[None]] | None = None
         self._lock = asyncio.Lock()
         self._success = Gauge(
             "vigil_rules_last_reload_success",
@@ -51,7 +52,8 @@ class Reloader:
         """Call `applier(new_rules)` after each successful swap, in registration order."""
         self._appliers.append(applier)
 
-    async def reload(self, reason: str) -> ReloadResult:
+    async def reload(self, reason: str, *, announce: bool = True) -> ReloadResult:
+        """Reload; `announce` tells the other replicas (off when the reload came from one of them)."""
         async with self._lock:
             result = self.rules.reload(self._load)
             if not result.ok:
@@ -71,4 +73,10 @@ class Reloader:
                 for apply in self._appliers:
                     await apply(new)
                 log.info("reload (%s): %d rules in force (%s)", reason, len(new.rules()), result.changes)
+                if announce and self._announce is not None:
+                    await self._announce()
             return result
+
+    def announce_with(self, announce: Callable[[], Awaitable[None]]) -> None:
+        """How a swapped reload is made known to the other replicas."""
+        self._announce = announce

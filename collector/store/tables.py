@@ -80,6 +80,14 @@ alerts = Table(
     Column("owner", String(255), index=True),
 )
 
+# Counters every replica watches, e.g. the rules generation bumped by each reload.
+cluster_state = Table(
+    "cluster_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 # One row per running replica, refreshed every few seconds.
 replicas = Table(
     "replicas",

@@ -1,4 +1,4 @@
-"""Replicas: alert instances have an owner, and replicas heartbeat so others can adopt a dead one's alerts.
+"""Replicas: alert owners, heartbeats (to adopt a dead replica's alerts) and shared counters such as reloads.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +22,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("owner", sa.String(255)))
         batch.create_index("ix_alerts_owner", ["owner"])
     op.create_table(
+        "cluster_state",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
         "replicas",
         sa.Column("instance_id", sa.String(255), primary_key=True),
         sa.Column("api_url", sa.String(255), nullable=False),
@@ -32,6 +37,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("replicas")
+    op.drop_table("cluster_state")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_index("ix_alerts_owner")
         batch.drop_column("owner")
