@@ -18,6 +18,8 @@ from collector import keys
 from collector.cluster_reload import ClusterReload
 from collector.evaluate.evaluator import Evaluator
 from collector.evaluate.schedule import GroupScheduler
+from collector.incidents.ack import Acknowledger
+from collector.incidents.values import ValueHistory
 from collector.ingest.auth import TokenCheck
 from collector.ingest.backpressure import BatchQueue
 from collector.ingest.otlp_grpc import GrpcExport, make_grpc_server
@@ -34,7 +36,8 @@ from collector.store.hub import Store
 from collector.store.traces import TraceIndex
 from collector.telemetry import tracer, tracer_provider
 from collector.units import parse_hostport
-from collector.web import alerts, health, incidents, metrics, services, traces
+from collector.web import acks, alerts, auth, health, incidents, metrics, mttr, pages, services, traces
+from collector.web.dashboard import Dashboard
 from collector.web.health import Readiness
 
 log = logging.getLogger("vigil")
@@ -52,7 +55,7 @@ def rule_paths(settings: Settings, base: Path) -> list[Path]:
 
 def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application:
     """The API app (served on `listen.api`); every other server and worker lives in its cleanup_ctx."""
-    app = web.Application()
+    app = web.Application(middlewares=[auth.middleware(settings.auth.api_tokens)])
     registry = CollectorRegistry(auto_describe=True)
     readiness = Readiness()
     app[keys.SETTINGS] = settings
@@ -84,6 +87,8 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
         instance_id=settings.instance_id(),
         api_url=settings.public_url(),
     )
+    acknowledger = Acknowledger(database, registry)
+    values = ValueHistory()
     scheduler = GroupScheduler(evaluator.evaluate_group, registry)
     rule_registry = RuleRegistry(rules)
     paths = rule_paths(settings, base)
@@ -115,6 +120,9 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     app.cleanup_ctx.append(_queue_ctx(queue, grace))
     app.cleanup_ctx.append(_evaluation_ctx(store, evaluator, scheduler, rule_registry, readiness))
     app.cleanup_ctx.append(_periodic_ctx("trace-eviction", TRACE_EVICT_EVERY, trace_index.evict))
+    # The incident page's value chart: a point per pending or firing alert each evaluation interval.
+    every = settings.evaluation.interval.total_seconds()
+    app.cleanup_ctx.append(_task_ctx("value-history", lambda: values.run(evaluator.snapshot, every)))
     app.cleanup_ctx.append(_periodic_ctx("replica-heartbeat", HEARTBEAT_EVERY, evaluator.tick))
     cluster_reload = ClusterReload(database, reloader)
     app.cleanup_ctx.append(_periodic_ctx("cluster-reload", CLUSTER_RELOAD_EVERY, cluster_reload.check))
@@ -135,6 +143,9 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     alerts.add_routes(app)
     incidents.add_routes(app)
     services.add_routes(app)
+    acks.add_routes(app, acknowledger)
+    mttr.add_routes(app)
+    pages.add_routes(app, Dashboard(base / settings.templates, values))
     return app
 
 

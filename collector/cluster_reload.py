@@ -28,10 +28,9 @@ class ClusterReload:
         """Reload when another replica reloaded since we last looked (called periodically)."""
         async with self._db.engine.connect() as conn:
             current = await replicas.generation(conn, KEY)
-        if self._seen is None:
-            self._seen = current
-            return
-        if current > self._seen:
+        # The first look cannot tell whether a reload elsewhere came after this replica read its files:
+        # reload once (a no-op when nothing changed) rather than miss it.
+        if self._seen is None or current > self._seen:
             self._seen = current
             log.info("another replica reloaded its rules; reloading")
             await self._reloader.reload("reload on another replica", announce=False)

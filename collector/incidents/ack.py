@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.store.db import Database
 from collector.store.tables import incidents
@@ -84,3 +85,14 @@ class Acknowledger:
                 return Ack(incident_id, row.tier, row.fired_at, won.acked_at, won.acked_by or "", first=False)
         self.ack_seconds.labels(row.tier).observe((when - row.fired_at).total_seconds())
         return Ack(incident_id, row.tier, row.fired_at, when, by, first=True)
+
+
+async def acked_by(conn: AsyncConnection, incident_ids: Collection[str]) -> dict[str, str]:
+    """Who acknowledged each of these incidents, for those that are acknowledged."""
+    if not incident_ids:
+        return {}
+    c = incidents.c
+    rows = await conn.execute(
+        select(c.id, c.acked_by).where(c.id.in_(list(incident_ids)), c.acked_at.is_not(None))
+    )
+    return {r.id: r.acked_by or "" for r in rows}

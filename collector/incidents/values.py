@@ -7,12 +7,16 @@ than only its latest points: past `max_points`, every other point is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 LIVE_STATES = ("pending", "firing")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,15 @@ class ValueHistory:
             if len(points) > self._max_points:
                 points[:] = points[::2]
         self._forget(now - self._max_age)
+
+    async def run(self, snapshot: Callable[[], Awaitable[Iterable[Mapping[str, Any]]]], every: float) -> None:
+        """Record a snapshot every `every` seconds until cancelled; a failed snapshot is logged and skipped."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.record(await snapshot())
+            except Exception:  # the chart loses a point; sampling goes on
+                log.exception("value history: snapshot failed")
 
     def _forget(self, before: datetime) -> None:
         for fingerprint in [fp for fp, points in self._series.items() if points[-1].at < before]:

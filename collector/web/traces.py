@@ -42,8 +42,8 @@ async def get_trace(request: web.Request) -> web.Response:
 
 
 async def _from_peers(request: web.Request, trace_id: str) -> bytes | None:
-    settings = request.app[keys.SETTINGS]
-    if not settings.cluster.peers:
+    settings = request.app.get(keys.SETTINGS)
+    if settings is None or not settings.cluster.peers:
         return None
     session = request.app[keys.HTTP_CLIENT]
     headers = {"Authorization": f"Bearer {settings.auth.api_tokens[0]}"} if settings.auth.api_tokens else {}

@@ -23,8 +23,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.types import AnyValue
 from pytest_aiohttp import AiohttpClient
 
-from collector.store.traces import TraceIndex
 from collector import keys
+from collector.store.traces import TraceIndex
 from collector.web.traces import add_routes
 
 
