@@ -22,3 +22,41 @@ async def test_open_migrates_an_empty_database_to_head_and_reopens(storage_url: 
     await again.open()
     assert await again.revision() == head_revision()
     await again.close()
+
+
+async def test_upgrade_from_the_previous_version_keeps_data(storage_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, text
+
+    from collector.store.db import MIGRATIONS
+
+    versions = sorted(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
+    previous = versions[-2]
+    db = Database(storage_url)
+    await db.open(migrate_to=previous)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    async with db.engine.begin() as conn:
+        assert await conn.run_sync(lambda c: "replicas" not in inspect(c).get_table_names())
+        await conn.execute(
+            text(
+                "INSERT INTO alerts (fingerprint, rule, definition_hash, labels, state, active_since, updated_at) "
+                "VALUES ('fp1', 'R', 'h', '{}', 'firing', :t, :t)"
+            ),
+            {"t": now.replace(tzinfo=None) if conn.dialect.name == "sqlite" else now},
+        )
+    await db.close()
+
+    db = Database(storage_url)
+    await db.open()
+    try:
+        assert await db.revision() == head_revision() == versions[-1]
+        from collector.store.tables import alerts
+
+        async with db.engine.connect() as conn:
+            row = (await conn.execute(select(alerts))).one()
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert (row.fingerprint, row.state, row.owner) == ("fp1", "firing", None)
+        assert {"replicas", "cluster_state"} <= tables
+    finally:
+        await db.close()
