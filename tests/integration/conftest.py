@@ -1,4 +1,4 @@
-"""Fixtures that start real daemons."""
+"""Fixtures that start real daemons, on SQLite and (when VIGIL_TEST_POSTGRES_URL is set) on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,16 +8,34 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import POSTGRES_SKIP, POSTGRES_URL, drop_postgres_database, fresh_postgres_database
 from tests.integration.daemon import Daemon, make_config
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The daemons' database: None for a SQLite file in their folder, else a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP)
+    url, name = fresh_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
 @pytest.fixture
-def start_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+def start_daemon(tmp_path: Path, backend: str | None) -> Iterator[Callable[..., Daemon]]:
     started: list[Daemon] = []
 
     def start(env: dict[str, str] | None = None, **overrides: Any) -> Daemon:
         workdir = tmp_path / f"d{len(started)}"
         workdir.mkdir()
+        if backend is not None:
+            overrides.setdefault("storage", {"url": backend})
         d = Daemon(workdir, make_config(workdir, **overrides), env or {})
         d.start()
         started.append(d)
