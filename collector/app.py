@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from collector import keys
 from collector.cluster_reload import ClusterReload
+from collector.errors import ConfigError
 from collector.evaluate.evaluator import Evaluator
 from collector.evaluate.schedule import GroupScheduler
 from collector.incidents.ack import Acknowledger
@@ -25,18 +26,21 @@ from collector.ingest.backpressure import BatchQueue
 from collector.ingest.otlp_grpc import GrpcExport, make_grpc_server
 from collector.ingest.otlp_http import OtlpHttpReceiver, make_ingest_app
 from collector.ingest.stats import IngestStats
+from collector.notify import Notifier, check_templates
 from collector.reload import Reloader
 from collector.rules.loader import load_rules
 from collector.rules.registry import RuleRegistry
 from collector.rules.ruleset import RuleSet
 from collector.rules.watch import FileWatch
-from collector.settings import Settings
+from collector.settings import Settings, load_settings
 from collector.store.db import Database
 from collector.store.hub import Store
 from collector.store.traces import TraceIndex
 from collector.telemetry import tracer, tracer_provider
 from collector.units import parse_hostport
 from collector.web import acks, alerts, auth, health, incidents, metrics, mttr, pages, services, traces
+from collector.web import deliveries as deliveries_web
+from collector.web import silences as silences_web
 from collector.web.dashboard import Dashboard
 from collector.web.health import Readiness
 
@@ -53,7 +57,7 @@ def rule_paths(settings: Settings, base: Path) -> list[Path]:
     return [base / p for p in settings.rules]
 
 
-def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application:
+def build_app(settings: Settings, rules: RuleSet, base: Path, config: Path | None = None) -> web.Application:
     """The API app (served on `listen.api`); every other server and worker lives in its cleanup_ctx."""
     app = web.Application(middlewares=[auth.middleware(settings.auth.api_tokens)])
     registry = CollectorRegistry(auto_describe=True)
@@ -76,8 +80,17 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     queue = BatchQueue(store, settings.limits.max_queued_items)
     stats = IngestStats(registry, lambda: queue.depth, queue.capacity)
     tokens = TokenCheck(settings.auth.ingest_tokens)
+    notifier = Notifier(
+        db=database,
+        settings=settings,
+        templates_dir=base / settings.templates,
+        external_url=settings.public_url(),
+        registry=registry,
+        instance_id=settings.instance_id(),
+    )
     provider = tracer_provider(settings.telemetry)
     evaluator = Evaluator(
+        on_events=notifier.wake,
         tracer=tracer(provider),
         db=database,
         windows=store,
@@ -92,11 +105,18 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     scheduler = GroupScheduler(evaluator.evaluate_group, registry)
     rule_registry = RuleRegistry(rules)
     paths = rule_paths(settings, base)
-    reloader = Reloader(
-        registry=rule_registry,
-        load=lambda: load_rules(paths, settings.evaluation.interval),
-        metrics_registry=registry,
-    )
+
+    def load() -> RuleSet:
+        # Validate everything first (config, rules, templates); only then hand receivers and routes over.
+        new = load_settings(config) if config is not None else settings
+        loaded = load_rules(rule_paths(new, base) if config is not None else paths, new.evaluation.interval)
+        problems = check_templates(base / new.templates, {r.template for r in new.receivers})
+        if problems:
+            raise ConfigError(problems)
+        notifier.reload(new)
+        return loaded
+
+    reloader = Reloader(registry=rule_registry, load=load, metrics_registry=registry)
 
     async def apply_selectors(new: RuleSet) -> None:
         store.set_selectors(new.selectors(), {r.name: r.window for r in new.rules()})
@@ -113,10 +133,13 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     app[keys.DATABASE] = database
     app[keys.EVALUATOR] = evaluator
     app[keys.RELOADER] = reloader
+    app[keys.NOTIFIER] = notifier
+    app[keys.SILENCES] = notifier.silences
 
     grace = settings.limits.shutdown_grace.total_seconds()
     app.cleanup_ctx.append(_http_client_ctx)
     app.cleanup_ctx.append(_database_ctx(database, readiness))
+    app.cleanup_ctx.append(_notifier_ctx(notifier))
     app.cleanup_ctx.append(_queue_ctx(queue, grace))
     app.cleanup_ctx.append(_evaluation_ctx(store, evaluator, scheduler, rule_registry, readiness))
     app.cleanup_ctx.append(_periodic_ctx("trace-eviction", TRACE_EVICT_EVERY, trace_index.evict))
@@ -143,6 +166,8 @@ def build_app(settings: Settings, rules: RuleSet, base: Path) -> web.Application
     alerts.add_routes(app)
     incidents.add_routes(app)
     services.add_routes(app)
+    silences_web.add_routes(app)
+    deliveries_web.add_routes(app)
     acks.add_routes(app, acknowledger)
     mttr.add_routes(app)
     pages.add_routes(app, Dashboard(base / settings.templates, values))
@@ -171,6 +196,15 @@ def _database_ctx(database: Database, readiness: Readiness) -> CleanupCtx:
         yield
         readiness.remove("storage")
         await database.close()
+
+    return ctx
+
+
+def _notifier_ctx(notifier: Notifier) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await notifier.start()  # a template that renders no valid JSON is a ConfigError, with its position
+        yield
+        await notifier.stop()
 
     return ctx
 
@@ -282,12 +316,12 @@ def _otlp_grpc_ctx(
     return ctx
 
 
-async def serve(settings: Settings, rules: RuleSet, base: Path) -> None:
+async def serve(settings: Settings, rules: RuleSet, base: Path, config: Path | None = None) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully (ingest first, then drain, then the rest).
 
     SIGHUP reloads the rules without a restart.
     """
-    app = build_app(settings, rules, base)
+    app = build_app(settings, rules, base, config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     loop = asyncio.get_running_loop()

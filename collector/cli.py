@@ -96,7 +96,7 @@ def _run(config: Path | None, level: str) -> int:
         print(_one_line("rules", exc.problems), file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(settings, rules, base))
+        asyncio.run(serve(settings, rules, base, config))
     except OSError as exc:
         print(f"vigil: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -131,9 +131,12 @@ def _check(paths: Sequence[Path], fmt: str) -> int:
         found = check_settings(path)
         problems += found
         if not found:
+            from collector.notify import check_templates
+
             settings = load_settings(path)
             interval = settings.evaluation.interval
             rule_paths += [path.parent / p for p in settings.rules]
+            problems += check_templates(path.parent / settings.templates, {r.template for r in settings.receivers})
     if rule_paths:
         problems += check_rules(rule_paths, interval)
     problems.sort(key=lambda p: (p.file, p.line, p.col))

@@ -12,6 +12,8 @@ from collector.settings import Settings
 
 if TYPE_CHECKING:
     from collector.evaluate.evaluator import Evaluator
+    from collector.notify import Notifier
+    from collector.notify.silence import SilenceStore
     from collector.reload import Reloader
     from collector.store.db import Database
     from collector.store.hub import Store
@@ -28,3 +30,5 @@ EVALUATOR: web.AppKey[Evaluator] = web.AppKey("evaluator")
 RELOADER: web.AppKey[Reloader] = web.AppKey("reloader")
 EXTERNAL_URL = web.AppKey("external_url", str)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
+NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
+SILENCES: web.AppKey[SilenceStore] = web.AppKey("silences")

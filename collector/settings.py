@@ -8,7 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from collector.errors import ConfigError, Problem
 from collector.source import SourceDoc, read_yaml
@@ -107,6 +116,15 @@ class Route(Frozen):
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
     digest: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None:
+            from collector.notify.router import parse_schedule  # local import: notify imports settings
+
+            parse_schedule(value)
+        return value
 
 
 class Inhibit(Frozen):

@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from collector import keys
 from collector.notify.silence import SilenceStore, parse_silence_request
 from collector.web.dashboard import Dashboard
-from collector.web.silences import SILENCES
 
 DURATIONS = ("30m", "1h", "2h", "4h", "8h", "1d", "3d", "1w")
 
@@ -32,7 +32,7 @@ def parse_matcher_lines(text: str) -> dict[str, Any]:
 
 
 def _store(request: web.Request) -> SilenceStore | None:
-    return request.app.get(SILENCES)
+    return request.app.get(keys.SILENCES)
 
 
 def _page(

@@ -21,12 +21,12 @@ from collector import keys
 from collector.evaluate.evaluator import Evaluator
 from collector.incidents.ack import Acknowledger
 from collector.notify.silence import SilenceStore
+from collector.notify.writer import Writer
 from collector.store.db import Database
 from collector.store.hub import Store
 from collector.store.traces import TraceIndex
 from collector.web import acks, pages
 from collector.web.dashboard import BUNDLED_TEMPLATES, Dashboard
-from collector.web.silences import SILENCES
 from tests.unit.web.incident_seed import Emitted, at, emit, seed
 
 Client = Any
@@ -70,7 +70,7 @@ async def client(aiohttp_client: AiohttpClient, db: Database, index: TraceIndex,
     app[keys.EVALUATOR] = Evaluator(
         db=db, windows=store, traces=lambda _: None, registry=registry, delay=timedelta(seconds=5), clock=lambda: NOW
     )
-    app[SILENCES] = SilenceStore(db, lambda: NOW)
+    app[keys.SILENCES] = SilenceStore(db, Writer(db), lambda: NOW)
     acks.add_routes(app, Acknowledger(db, registry, lambda: NOW))
     # An empty templates folder of the user's: every page comes from the bundled templates.
     pages.add_routes(app, Dashboard(tmp_path / "templates", clock=lambda: NOW))
@@ -115,7 +115,7 @@ async def test_the_mttr_chart_plots_resolved_and_acknowledged_incidents(client: 
     inc = await seed(db, fired=1000, ended=1570)
     await client.post(f"/api/incidents/{inc.id}/ack", json={"by": "bob", "at": at(1090).isoformat()})
     html = await page(client, "/")
-    chart = html[html.index('<svg class="chart"'):html.index("</svg>")]
+    chart = html[html.index('<svg class="chart"') : html.index("</svg>")]
     p0_mttr = re.search(r'data-series="P0 MTTR">(.*?)</g>', chart, re.S)
     p0_mtta = re.search(r'data-series="P0 MTTA">(.*?)</g>', chart, re.S)
     assert p0_mttr is not None and p0_mtta is not None
@@ -148,17 +148,17 @@ async def test_the_incident_page_shows_timeline_chart_and_evidence_waterfall_wit
     kinds = re.findall(r'<li class="moment ([a-z]+)">', html)
     assert kinds == ["breach", "fired", "resolved", "acked"], "the ack came after the resolve"
     assert "Acknowledged by <b>dana</b>" in html and 'id="ack-button"' not in html
-    chart = html[html.index('<svg class="chart"'):html.index("</svg>")]
+    chart = html[html.index('<svg class="chart"') : html.index("</svg>")]
     assert 'class="threshold"' in chart and "threshold 0.2" in chart
     assert chart.count("<circle") == 2, "the values of the firing and resolved events"
     assert 'class="marker fired"' in chart and 'class="marker resolved"' in chart
 
-    waterfall = html[html.index('class="waterfall"'):html.index('<table class="logs">')]
+    waterfall = html[html.index('class="waterfall"') : html.index('<table class="logs">')]
     names = re.findall(r'<span class="service">checkout</span> ([^<]+?)\s*</div>', waterfall)
     assert names == ["POST /checkout", "charge card", "reserve stock"]
     assert re.findall(r'class="span-row( error)?"', waterfall) == ["", " error", ""]
     assert "padding-left: 0.9em" in waterfall, "children are indented"
-    logs = html[html.index('<table class="logs">'):]
+    logs = html[html.index('<table class="logs">') :]
     assert "order received" in logs and "card declined" in logs
 
 
@@ -203,8 +203,12 @@ async def test_silences_are_listed_created_and_expired_from_the_page(client: Cli
     assert bad.status == 400 and "expected label=value" in await bad.text()
     created = await client.post(
         "/silences",
-        data={"matchers": "alertname=CheckoutErrors\nservice.name=~check.*", "duration": "2h", "createdBy": "fay",
-              "comment": "deploying"},
+        data={
+            "matchers": "alertname=CheckoutErrors\nservice.name=~check.*",
+            "duration": "2h",
+            "createdBy": "fay",
+            "comment": "deploying",
+        },
     )
     assert created.status == 200
     listed = await created.text()
