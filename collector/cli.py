@@ -95,6 +95,12 @@ def _run(config: Path | None, level: str) -> int:
     except ConfigError as exc:
         print(_one_line("rules", exc.problems), file=sys.stderr)
         return 2
+    from collector.notify import check_templates
+
+    problems = check_templates(base / settings.templates, {r.template for r in settings.receivers})
+    if problems:
+        print(_one_line("templates", problems), file=sys.stderr)
+        return 2
     try:
         asyncio.run(serve(settings, rules, base, config))
     except OSError as exc:

@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 from jinja2 import (
-    FileSystemLoader,
     StrictUndefined,
     Template,
     TemplateError,
@@ -29,6 +28,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
+from collector.bundle import template_loader
 from collector.errors import Problem
 from collector.notify.context import alertmanager_body, sample_context
 
@@ -110,7 +110,7 @@ def content_type(name: str) -> str:
 
 def _environment(directory: Path) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(directory)),
+        loader=template_loader(directory),
         undefined=StrictUndefined,
         autoescape=False,
         # Templates are loaded and checked once; a file edited later takes effect on reload, after its check.
@@ -157,7 +157,9 @@ class Templates:
             source, filename, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
             template = self._env.get_template(name)
         except TemplateNotFound:
-            return [Problem(path, 1, 1, "", f"template {name!r} not found in {self.directory}")]
+            return [
+                Problem(path, 1, 1, "", f"template {name!r} not found in {self.directory} or among the bundled ones")
+            ]
         except TemplateSyntaxError as exc:
             return [Problem(path, exc.lineno or 1, 1, "", f"template syntax error: {exc.message}")]
         problems = []

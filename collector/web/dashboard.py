@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, StrictUndefined, select_autoescape
 
+from collector.bundle import template_loader
 from collector.incidents.values import ValueHistory
 from collector.web.charts import human_duration, human_ms
 
 # Dashboard templates live in `dashboard/` of the configured templates folder; a page missing there
 # comes from the templates folder that ships with Vigil, so a config only overrides what it changes.
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 STYLESHEET = "dashboard/static/vigil.css"
 
 
@@ -67,11 +67,8 @@ def _number(value: Any) -> str:
 
 
 def environment(templates_dir: Path) -> Environment:
-    loaders = [FileSystemLoader(str(templates_dir))]
-    if BUNDLED_TEMPLATES.resolve() != templates_dir.resolve():
-        loaders.append(FileSystemLoader(str(BUNDLED_TEMPLATES)))
     env = Environment(
-        loader=ChoiceLoader(loaders),
+        loader=template_loader(templates_dir),
         autoescape=select_autoescape(["html", "svg"], default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
