@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from pytest_aiohttp import AiohttpClient
 
 from collector import keys
+from collector.bundle import BUNDLED_TEMPLATES
 from collector.evaluate.evaluator import Evaluator
 from collector.incidents.ack import Acknowledger
 from collector.notify.silence import SilenceStore
@@ -26,7 +27,7 @@ from collector.store.db import Database
 from collector.store.hub import Store
 from collector.store.traces import TraceIndex
 from collector.web import acks, pages
-from collector.web.dashboard import BUNDLED_TEMPLATES, Dashboard
+from collector.web.dashboard import Dashboard
 from tests.unit.web.incident_seed import Emitted, at, emit, seed
 
 Client = Any
