@@ -25,6 +25,10 @@ class Phase(enum.StrEnum):
 
 NoData = Literal["ok", "alerting", "keep"]
 
+# Evaluations run on a schedule with a few milliseconds of jitter; a timer that is this close to done is done,
+# so that `for: 2s` at a 1 s interval fires on the second evaluation, not sometimes on the third.
+JITTER = timedelta(milliseconds=100)
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
@@ -127,7 +131,7 @@ def advance(
     if current.phase is Phase.PENDING:
         if not seen.breach:
             return None, [Transition(Change.DROPPED, current, now)]
-        if now - current.active_since >= timing.for_:
+        if now - current.active_since >= timing.for_ - JITTER:
             fired = _fire(current, now, incident_id)
             return fired, [Transition(Change.FIRING, fired, now)]
         return current, []
@@ -135,7 +139,7 @@ def advance(
     if not seen.clear:
         return replace(current, clear_since=None), []
     clear_since = current.clear_since or now
-    if now - clear_since >= timing.keep_firing_for:
+    if now - clear_since >= timing.keep_firing_for - JITTER:
         reason = seen.missing or ResolveReason.CONDITION_CLEARED
         return None, [Transition(Change.RESOLVED, replace(current, clear_since=clear_since), now, reason)]
     return replace(current, clear_since=clear_since), []
