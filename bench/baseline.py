@@ -10,12 +10,12 @@ import argparse
 import gc
 import json
 import math
-import os
-import platform
 import random
 import time
 import tracemalloc
 from datetime import timedelta
+
+from machine import machine
 
 from collector.evaluate.baseline import BaselineParams, Detector, make_detector
 from collector.evaluate.corpus import catalogue
@@ -30,17 +30,6 @@ CONFIGS = (
     ("seasonal 1d", "seasonal", timedelta(days=1), timedelta(days=7), 8.0),
     ("seasonal 1w", "seasonal", timedelta(weeks=1), timedelta(weeks=4), 15.0),
 )
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return platform.processor() or "unknown"
-    return platform.processor() or "unknown"
 
 
 def _params(method: str, season: timedelta | None, history: timedelta) -> BaselineParams:
@@ -145,7 +134,7 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=200)
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.4], help="corpus sampling rates")
     args = parser.parse_args()
-    print(f"cpu: {_cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(f"machine: {machine()}")
     bench_cost(args.points)
     bench_memory(args.series)
     for scale in args.scales:

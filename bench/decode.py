@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
-import platform
 import random
 import time
 from collections.abc import Callable
@@ -16,6 +14,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
+from machine import machine
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -161,23 +160,12 @@ def rate(run: Callable[[], int], seconds: float) -> float:
     return best if items else 0.0
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass  # not Linux: platform.processor() below is the best we have
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one measuring round")
     args = parser.parse_args()
     rng = random.Random(7)
-    print(f"cpu: {cpu_model()}, {os.cpu_count()} cpus; python {platform.python_version()}; one core")
+    print(f"machine: {machine()}; one core")
     cases: list[tuple[Signal, str, Any, Any]] = [
         (Signal.SPANS, "spans", span_request(rng), ExportTraceServiceRequest),
         (Signal.LOGS, "log records", log_request(rng), ExportLogsServiceRequest),

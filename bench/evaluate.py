@@ -31,7 +31,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from ingest import machine, run_daemon  # noqa: E402
+from ingest import run_daemon  # noqa: E402
+from machine import machine  # noqa: E402
 
 from collector.evaluate.rulerun import RuleRun  # noqa: E402
 from collector.model import Batch, Signal  # noqa: E402

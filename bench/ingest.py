@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from payloads import SERVICES, logs_request, metrics_request, spans_request, to_
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import machine  # noqa: E402
+
 from tests.integration.daemon import free_port  # noqa: E402
 
 PATHS = {"spans": "/v1/traces", "logs": "/v1/logs", "metrics": "/v1/metrics"}
@@ -39,19 +40,6 @@ GRPC_METHODS = {
     "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
     "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
 }
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}"
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {system}"
 
 
 def bare_parse_rate(messages: dict[str, object], seconds: float = 1.5) -> dict[str, float]:

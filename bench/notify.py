@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -37,25 +36,13 @@ from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import machine  # noqa: E402
+
 from collector.model import AlertEvent, EventKind  # noqa: E402
 from collector.notify import Notifier  # noqa: E402
 from collector.settings import Settings  # noqa: E402
 from collector.store.db import Database  # noqa: E402
 from collector.store.eventlog import append_event  # noqa: E402
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    system = f"{platform.system()} {platform.release()}"
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {system}"
-
 
 # --- the sink, in its own process --------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from prometheus_client import CollectorRegistry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from notify import ROOT, event, machine, settings, sink_process, storage, write_batch
+from machine import machine
+from notify import ROOT, event, settings, sink_process, storage, write_batch
 
 from collector.notify import Notifier
 from collector.store.db import Database

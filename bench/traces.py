@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
-import os
-import platform
 import random
 import statistics
 import time
@@ -18,6 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from machine import machine
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -94,15 +92,6 @@ def raw_bytes(request: ExportTraceServiceRequest | ExportLogsServiceRequest) -> 
     if isinstance(request, ExportTraceServiceRequest):
         return sum(s.ByteSize() for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans)
     return sum(r.ByteSize() for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records)
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown"
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    return (f"cpu: {model}; cores: {os.cpu_count()}; python {platform.python_version()}; "
-            f"protobuf {importlib.import_module('google.protobuf.internal.api_implementation').Type()}")
 
 
 def throughput(requests: list[ExportTraceServiceRequest], max_bytes: int) -> tuple[float, float]:

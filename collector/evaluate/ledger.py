@@ -19,10 +19,12 @@ from collector.store.eventlog import append_event
 from collector.store.tables import alerts, baselines, incidents
 
 
-def _upsert(conn: AsyncConnection, table: Any, key: str, values: dict[str, Any]) -> Any:
+def _upsert(conn: AsyncConnection, table: Any, key: str, values: dict[str, Any], where: Any = None) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE [WHERE …], on SQLite and PostgreSQL alike."""
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
     stmt = dialect.insert(table).values(**values)
-    return stmt.on_conflict_do_update(index_elements=[key], set_={k: v for k, v in values.items() if k != key})
+    update_set = {k: v for k, v in values.items() if k != key}
+    return stmt.on_conflict_do_update(index_elements=[key], set_=update_set, where=where)
 
 
 async def load_instances(conn: AsyncConnection, owner: str, live: Collection[str]) -> list[Instance]:
@@ -66,13 +68,8 @@ async def save_instance(conn: AsyncConnection, i: Instance, now: datetime, owner
         "updated_at": now,
         "owner": owner,
     }
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(alerts).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["fingerprint"],
-        set_={k: v for k, v in values.items() if k != "fingerprint"},
-        where=or_(alerts.c.owner == owner, alerts.c.owner.is_(None)),
-    )
+    # Only the owner (or nobody yet) may write: another live replica's instance is left alone.
+    stmt = _upsert(conn, alerts, "fingerprint", values, where=or_(alerts.c.owner == owner, alerts.c.owner.is_(None)))
     result = await conn.execute(stmt)
     return bool(result.rowcount)
 

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import grpc
-from collector.ingest.decode import validate
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
@@ -14,6 +13,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metric
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from collector.errors import IngestError, OverloadedError, UnauthorizedError
+from collector.ingest.admission import admit
 from collector.ingest.auth import TokenCheck
 from collector.ingest.backpressure import BatchQueue
 from collector.ingest.stats import IngestStats
@@ -45,15 +45,7 @@ class GrpcExport:
         try:
             self._tokens.check(_metadata(context, "authorization"))
             self._queue.check_open()
-            decoded = validate(signal, request)
-            if decoded.accepted:
-                try:
-                    self._queue.offer(decoded.batch(signal, time.time_ns()))
-                except OverloadedError:
-                    self._stats.rejected(signal, decoded.accepted, "overloaded")
-                    raise
-            self._stats.accepted(signal, decoded.accepted)
-            self._stats.rejected(signal, decoded.rejected, "invalid")
+            decoded = admit(signal, request, self._queue, self._stats)
             response = _RESPONSES[signal]()
             if decoded.rejected:
                 setattr(response.partial_success, _REJECTED_FIELD[signal], decoded.rejected)

@@ -6,6 +6,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from collector.errors import IngestError, OverloadedError, PayloadTooLargeError, UnsupportedMediaError
+from collector.ingest.admission import admit
+from collector.ingest.auth import TokenCheck
+from collector.ingest.backpressure import BatchQueue
 from collector.ingest.decode import (
     WireFormat,
     decode_request,
@@ -13,12 +18,7 @@ from collector.ingest.decode import (
     inflate,
     media_format,
     status_body,
-    validate,
 )
-
-from collector.errors import IngestError, OverloadedError, PayloadTooLargeError, UnsupportedMediaError
-from collector.ingest.auth import TokenCheck
-from collector.ingest.backpressure import BatchQueue
 from collector.ingest.stats import IngestStats
 from collector.model import Signal
 
@@ -57,15 +57,7 @@ class OtlpHttpReceiver:
             raw = await self._read_body(request)
             payload = inflate(raw, request.headers.get("Content-Encoding"), self._limit)
             message = decode_request(signal, payload, fmt)
-            decoded = validate(signal, message)
-            if decoded.accepted:
-                try:
-                    self._queue.offer(decoded.batch(signal, time.time_ns()))
-                except OverloadedError:
-                    self._stats.rejected(signal, decoded.accepted, "overloaded")
-                    raise
-            self._stats.accepted(signal, decoded.accepted)
-            self._stats.rejected(signal, decoded.rejected, "invalid")
+            decoded = admit(signal, message, self._queue, self._stats)
             response = web.Response(body=export_response(signal, decoded, fmt), content_type=CONTENT_TYPES[fmt])
         except IngestError as exc:
             response = self._error(exc, fmt)

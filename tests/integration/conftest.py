@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import POSTGRES_SKIP, POSTGRES_URL, drop_postgres_database, fresh_postgres_database
+from tests.conftest import postgres_database
 from tests.integration.daemon import Daemon, make_config
 
 
@@ -18,13 +18,8 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    url, name = fresh_postgres_database()
-    try:
+    with postgres_database() as url:
         yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POSTGRES_SKIP, POSTGRES_URL, drop_postgres_database, fresh_postgres_database
+from tests.conftest import postgres_database
 from tests.integration.daemon import Daemon, free_port, make_config
 from tests.integration.sdk import exporters, make_telemetry
 from tests.integration.test_alert_lifecycle import incidents, wait_for
@@ -64,11 +64,8 @@ class ServiceTraffic:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    if not POSTGRES_URL:
-        pytest.skip(POSTGRES_SKIP)
-    url, name = fresh_postgres_database()
-    yield url
-    drop_postgres_database(name)
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
