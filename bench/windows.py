@@ -1,16 +1,15 @@
-"""Benchmark of the series windows: spans/s, logs/s, metric points/s and bytes per series at a 1 h window.
+"""Benchmark of the series windows: spans/s, logs/s, metric points/s, query time, bytes per series at a 1 h window.
 
 Run: .venv/bin/python bench/windows.py [--seconds 3]. Every rate includes protobuf
 parsing (FromString) and is printed next to a bare FromString+count loop
-measured in the same run on the same requests.
+measured in the same run on the same requests. The query lines time Store.query
+plus one measure per series (no evaluator: bench/evaluate.py has the whole pass).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import random
 import re
 import time
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from machine import machine
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -61,13 +61,20 @@ def span_request(rng: random.Random, n: int = 1000, now_ns: int = NOW, spread_ns
             sp.start_time_unix_nano = end - int(rng.lognormvariate(16.5, 0.6))
             sp.end_time_unix_nano = end
             code = 500 if rng.random() < 0.03 else 200
-            sp.attributes.extend([
-                kv("http.request.method", method), kv("url.scheme", "https"), kv("server.address", "api.example"),
-                kv("network.protocol.version", "1.1"), kv("http.route", route),
-                kv("user_agent.original", "Mozilla/5.0"),
-                kv("client.address", f"10.0.0.{rng.randrange(50)}"), kv("http.response.status_code", code),
-                kv("thread.id", rng.randrange(64)), kv("http.request.body.size", rng.randrange(4096)),
-            ])
+            sp.attributes.extend(
+                [
+                    kv("http.request.method", method),
+                    kv("url.scheme", "https"),
+                    kv("server.address", "api.example"),
+                    kv("network.protocol.version", "1.1"),
+                    kv("http.route", route),
+                    kv("user_agent.original", "Mozilla/5.0"),
+                    kv("client.address", f"10.0.0.{rng.randrange(50)}"),
+                    kv("http.response.status_code", code),
+                    kv("thread.id", rng.randrange(64)),
+                    kv("http.request.body.size", rng.randrange(4096)),
+                ]
+            )
             if code == 500:
                 sp.status.code = 2
     data: bytes = req.SerializeToString()
@@ -87,14 +94,21 @@ def span_rules(n: int = 50) -> dict[str, SeriesSelector]:
         elif shape == 1:
             sel = SeriesSelector(Signal.SPANS, where=where, by=("http.route", "http.request.method"))
         elif shape == 2:
-            sel = SeriesSelector(Signal.SPANS, where=(Matcher("http.response.status_code", Op.GTE, 500.0),),
-                                 by=("service.name", "http.route"))
+            sel = SeriesSelector(
+                Signal.SPANS,
+                where=(Matcher("http.response.status_code", Op.GTE, 500.0),),
+                by=("service.name", "http.route"),
+            )
         elif shape == 3:
-            sel = SeriesSelector(Signal.SPANS, where=(Matcher("http.route", Op.REGEX, re.compile("/api/.*")),),
-                                 by=("service.name", "status.code"))
+            sel = SeriesSelector(
+                Signal.SPANS,
+                where=(Matcher("http.route", Op.REGEX, re.compile("/api/.*")),),
+                by=("service.name", "status.code"),
+            )
         else:
-            sel = SeriesSelector(Signal.SPANS, where=(*where, Matcher("status.code", Op.EQ, "error")),
-                                 by=("http.request.method",))
+            sel = SeriesSelector(
+                Signal.SPANS, where=(*where, Matcher("status.code", Op.EQ, "error")), by=("http.request.method",)
+            )
         rules[f"span_rule_{i}"] = sel
     return rules
 
@@ -112,8 +126,14 @@ def log_request(rng: random.Random, n: int = 1000, now_ns: int = NOW) -> bytes:
             lr.severity_number = rng.choice((9, 9, 9, 9, 13, 17))
             lr.body.string_value = f"request {rng.randrange(10**6)} handled on {rng.choice(ROUTES)}"
             lr.trace_id, lr.span_id = rng.randbytes(16), rng.randbytes(8)
-            lr.attributes.extend([kv("code.function", "handle"), kv("http.route", rng.choice(ROUTES)),
-                                  kv("thread.name", "main"), kv("log.logger", "app")])
+            lr.attributes.extend(
+                [
+                    kv("code.function", "handle"),
+                    kv("http.route", rng.choice(ROUTES)),
+                    kv("thread.name", "main"),
+                    kv("log.logger", "app"),
+                ]
+            )
     data: bytes = req.SerializeToString()
     return data
 
@@ -123,11 +143,15 @@ def log_rules(n: int = 20) -> dict[str, SeriesSelector]:
     for i in range(n):
         svc = SERVICES[i % len(SERVICES)]
         if i % 2:
-            sel = SeriesSelector(Signal.LOGS, where=(Matcher("service.name", Op.EQ, svc),
-                                                     Matcher("severity", Op.GTE, 17.0)), by=("http.route",))
+            sel = SeriesSelector(
+                Signal.LOGS,
+                where=(Matcher("service.name", Op.EQ, svc), Matcher("severity", Op.GTE, 17.0)),
+                by=("http.route",),
+            )
         else:
-            sel = SeriesSelector(Signal.LOGS, where=(Matcher("body", Op.REGEX, re.compile(".*/api/pay.*")),),
-                                 by=("service.name",))
+            sel = SeriesSelector(
+                Signal.LOGS, where=(Matcher("body", Op.REGEX, re.compile(".*/api/pay.*")),), by=("service.name",)
+            )
         rules[f"log_rule_{i}"] = sel
     return rules
 
@@ -196,14 +220,17 @@ def bare_spans(payloads: list[bytes]) -> Callable[[int], int]:
             for ss in rs.scope_spans:
                 n += len(ss.spans)
         return n
+
     return step
 
 
-def consume(store: Store, signal: Signal, parse: Callable[[bytes], Any], payloads: list[bytes], items: int,
-            tick_ns: int) -> Callable[[int], int]:
+def consume(
+    store: Store, signal: Signal, parse: Callable[[bytes], Any], payloads: list[bytes], items: int, tick_ns: int
+) -> Callable[[int], int]:
     def step(i: int) -> int:
         store.consume(Batch(signal, parse(payloads[i % len(payloads)]), items, NOW + i * tick_ns))
         return items
+
     return step
 
 
@@ -247,20 +274,62 @@ def bytes_per_series(series: int, per_10s: int = 10, hours: float = 1.0) -> tupl
     return (after - before) / held, held
 
 
-def machine() -> str:
-    model = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return f"{model}; {os.cpu_count()} cores; Python {platform.python_version()}"
+def query_passes(rules: int, per_rule: int, passes: int = 5) -> tuple[float, float]:
+    """Best seconds per pass of query + measure over `rules` span rules x `per_rule` series (1 m window, 3 s buckets).
+
+    First the same window again (what a 1 h rule sees for minutes: answered from memory), then a window
+    one bucket later each pass, after a bucket of new data (what a 1 m rule sees every 5 s: computed afresh).
+    """
+    names = [f"q{i}" for i in range(rules)]
+    selectors = {
+        n: SeriesSelector(Signal.SPANS, where=(Matcher("service.name", Op.EQ, f"svc{i}"),), by=("http.route",))
+        for i, n in enumerate(names)
+    }
+    store = Store(traces=None, max_series_per_rule=2 * per_rule, max_series=3 * rules * per_rule)
+    store.set_selectors(selectors, {n: timedelta(minutes=1) for n in names})
+    rng = random.Random(3)
+    req = ExportTraceServiceRequest()
+    for i in range(rules):
+        rs = req.resource_spans.add()
+        rs.resource.attributes.append(kv("service.name", f"svc{i}"))
+        ss = rs.scope_spans.add()
+        for r in range(per_rule):
+            sp = ss.spans.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), name="GET")
+            sp.attributes.append(kv("http.route", f"/r{r}"))
+            if rng.random() < 0.02:
+                sp.status.code = 2
+
+    def feed(t_ns: int) -> None:
+        for rs in req.resource_spans:
+            for sp in rs.scope_spans[0].spans:
+                sp.end_time_unix_nano, sp.start_time_unix_nano = t_ns - 10**9, t_ns - 10**9 - 5 * 10**6
+        store.consume(Batch(Signal.SPANS, req, rules * per_rule, t_ns))
+
+    now = NOW - NOW % (3 * 10**9)
+    for k in range(0, 20, 4):  # every 4th bucket of the window holds data
+        feed(now - (20 - k) * 3 * 10**9)
+
+    def one_pass(end_ns: int) -> float:
+        start = time.perf_counter()
+        for n in names:
+            for stats in store.query(n, end_ns - 60 * 10**9, end_ns).values():
+                if stats.samples:
+                    stats.measure("error_ratio")
+        return time.perf_counter() - start
+
+    same = min(one_pass(now) for _ in range(passes))
+    sliding = []
+    for k in range(passes):
+        feed(now + k * 3 * 10**9)
+        sliding.append(one_pass(now + k * 3 * 10**9))
+    return same, min(sliding)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--series", type=int, default=200, help="series for the memory measurement")
+    parser.add_argument("--query-rules", type=int, default=1000, help="rules queried (100 series each)")
     args = parser.parse_args()
     rng = random.Random(1)
     secs = args.seconds
@@ -281,8 +350,17 @@ def main() -> None:
     parse_m = ExportMetricsServiceRequest.FromString
     store = new_store(metric_rules())
     r = rate(secs, consume(store, Signal.METRICS, parse_m, points, 1000, 10_000_000))
-    print(f"metric FromString+consume 9 rules         {r:>10,.0f} /s  (target 150,000; 40% gauges, 40% counters, "
-          "20% histograms)")
+    print(
+        f"metric FromString+consume 9 rules         {r:>10,.0f} /s  (target 150,000; 40% gauges, 40% counters, "
+        "20% histograms)"
+    )
+    same, sliding = query_passes(args.query_rules, 100)
+    series = args.query_rules * 100
+    for label, took in (("same window", same), ("window 1 bucket later", sliding)):
+        print(
+            f"query  {args.query_rules} rules x 100 series, {label:<22}{took * 1000:>7.0f} ms per pass "
+            f"({took / series * 1e6:.2f} us per series; evaluation target 250 ms incl. the evaluator)"
+        )
     for per_10s, label in ((10, "1 span/s"), (1, "1 span/10 s")):
         per, held = bytes_per_series(args.series, per_10s)
         print(f"memory 1 h window, {held} series, {label} each: {per:,.0f} bytes per series (target 4,096)")

@@ -21,11 +21,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector.model import Batch, SeriesSelector, Signal
-from collector.store.logs import LogKind, fold_logs, log_stats, read_logs
-from collector.store.metrics import MetricKind, metric_stats
+from collector.store.logs import LogKind, fold_logs, read_logs
+from collector.store.metrics import MetricKind
 from collector.store.plan import SERVICE, Layout, Plan, Route
 from collector.store.series import SeriesBudget, Table
-from collector.store.spans import SpanKind, fold_spans, read_spans, span_stats
+from collector.store.spans import fold_spans, read_spans
+from collector.store.spanwindow import SpanKind
 from collector.store.streams import MetricReader, fold_metrics
 from collector.store.windows import ServiceStats, WindowStats, bucket_width, covered, ratio
 
@@ -207,33 +208,22 @@ class Store:
         if table is None:
             return {}
         first, stop = covered(start_ns, end_ns, table.width_s)
-        seconds = float((stop - first) * table.width_s)
-        signal = table.selector.signal
-        out: dict[tuple[str, ...], WindowStats] = {}
-        for byvals, entries in table.collect(first, stop).items():
-            if signal is Signal.SPANS:
-                out[byvals] = span_stats(entries, seconds)
-            elif signal is Signal.LOGS:
-                out[byvals] = log_stats(entries, seconds)
-            else:
-                out[byvals] = metric_stats(entries, seconds, self._metric_kind)
-        return out
+        return table.query(first, stop, float((stop - first) * table.width_s))
 
     def services(self, now_ns: int, window: timedelta = timedelta(minutes=1)) -> list[ServiceStats]:
         """Every service seen in the last 15 minutes: span rate (/s), error ratio and p99 (ms) over `window`."""
         table = self._services
         first, stop = covered(now_ns - int(window.total_seconds() * _NS), now_ns, table.width_s)
-        seconds = float((stop - first) * table.width_s)
-        found = table.collect(first, stop)
+        found = table.query(first, stop, float((stop - first) * table.width_s))
         out = []
         for (name,), series in sorted(table.series.items()):
-            stats = span_stats(found.get((name,), []), seconds)
+            stats = found.get((name,))
             out.append(ServiceStats(
                 service=name,
-                spans=stats.samples,
-                rate=stats.measure("rate") or 0.0,
-                error_ratio=ratio(stats.measure("error_count") or 0.0, stats.samples),
-                p99_ms=stats.measure("latency_p99"),
+                spans=stats.samples if stats is not None else 0,
+                rate=(stats.measure("rate") or 0.0) if stats is not None else 0.0,
+                error_ratio=ratio(stats.measure("error_count") or 0.0, stats.samples) if stats is not None else None,
+                p99_ms=stats.measure("latency_p99") if stats is not None else None,
                 last_seen_ns=series.last_ns,
             ))
         return out

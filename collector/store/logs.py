@@ -1,4 +1,4 @@
-"""Log windows: the log ingest loop, log buckets (count and exemplars) and their measures.
+"""Log windows: the log ingest loop, log buckets (exemplars; counts are head rows) and their measures.
 
 A record's time is its `time_unix_nano`, or `observed_time_unix_nano` when that is
 unset. `severity` is the record's SeverityNumber (0, unspecified, reads as
@@ -9,64 +9,84 @@ then the newest.
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from collector.model import SEVERITY_NUMBERS
-from collector.store.plan import SERVICE, Plan, body_text
-from collector.store.series import Table
-from collector.store.windows import MAX_EXEMPLARS, Exemplar, WindowStats, best_exemplars
+from collector.store.packed import exemplar_rows
+from collector.store.plan import Plan, body_text, resource_base
+from collector.store.series import Series, Table
+from collector.store.windows import (
+    MAX_EXEMPLARS,
+    Exemplar,
+    ExemplarRow,
+    SeriesStats,
+    View,
+    WindowStats,
+    best_exemplars,
+)
 
 _ERROR = SEVERITY_NUMBERS["ERROR"]
-_HEAD = struct.Struct("<II")  # idx, count
-_EX = struct.Struct("<?Q16s8s")  # error, time, trace id, span id
-_SEALED_EXEMPLARS = 1
 # Records of a group looked at for exemplars: enough to find errors, bounded so big groups stay cheap.
 _EXEMPLAR_SCAN = 32
+_NO_DURATION = -1.0
 
-ExemplarRow = tuple[bool, int, bytes, bytes]
+# (error, time, trace id, span id)
+Row = tuple[bool, int, bytes, bytes]
 # time step -> key tuple -> records
 Groups = dict[int, dict[tuple[Any, ...], list[Any]]]
 
 
 class LogBucket:
-    """Log records of one series in one time bucket."""
+    """Exemplars of one series' log records in one time bucket, while it takes data (counts are head rows)."""
 
-    __slots__ = ("count", "ex", "idx")
+    __slots__ = ("ex", "idx")
 
     def __init__(self, idx: int) -> None:
         self.idx = idx
-        self.count = 0
-        self.ex: list[ExemplarRow] = []
+        self.ex: list[Row] = []
 
 
 class LogKind:
-    """Creates, seals and unseals log buckets."""
+    """Creates and seals log buckets, and measures log series: a head row per bucket is ``(idx, records)``."""
+
+    counters = 1
 
     def new(self, idx: int) -> LogBucket:
         return LogBucket(idx)
 
-    def seal(self, b: LogBucket) -> bytes:
-        ex = b.ex[:_SEALED_EXEMPLARS]
-        return b"".join([_HEAD.pack(b.idx, b.count), bytes((len(ex),)), *(_EX.pack(*row) for row in ex)])
+    def seal(self, b: LogBucket) -> tuple[bytes, list[ExemplarRow]]:
+        # Nothing but the count (a head row) and exemplars (kept by the series) outlives the open bucket.
+        return b"", [(err, _NO_DURATION, t, trace, span) for err, t, trace, span in b.ex]
 
-    def unseal(self, blob: bytes) -> LogBucket:
-        idx, count = _HEAD.unpack_from(blob)
-        b = LogBucket(idx)
-        b.count = count
-        b.ex = _unpack_exemplars(blob)
-        return b
+    def unseal(self, idx: int, blob: bytes, start: int, end: int) -> LogBucket:
+        return LogBucket(idx)
+
+    def window(self, s: Series[LogBucket], view: View, a: int, b: int) -> LogWindow:
+        return LogWindow(s, view, sum(s.heads[a + 1 : b : 2]))
 
 
-def _unpack_exemplars(blob: bytes) -> list[ExemplarRow]:
-    offset = _HEAD.size
-    rows: list[ExemplarRow] = []
-    for _ in range(blob[offset]):
-        err, t, trace, span = _EX.unpack_from(blob, offset + 1 + len(rows) * _EX.size)
-        rows.append((err, t, trace, span))
-    return rows
+class LogWindow(SeriesStats):
+    """One log series over a window: the count at once, exemplars read from the series when asked."""
+
+    __slots__ = ()
+
+    def measure(self, name: str) -> float | None:
+        if name == "count":
+            return float(self.samples)
+        if name == "rate":
+            seconds = self.view.seconds
+            return self.samples / seconds if seconds > 0 else None
+        return WindowStats.measure(self, name)
+
+    def _gather(self) -> tuple[Exemplar, ...]:
+        s, first, stop = self.series, self.view.first, self.view.stop
+        rows = exemplar_rows(s.ex, first, stop)
+        for b in s.open:
+            if first <= b.idx < stop:
+                rows += [(err, _NO_DURATION, t, trace, span) for err, t, trace, span in b.ex]
+        return best_exemplars(rows)
 
 
 def read_logs(
@@ -76,6 +96,7 @@ def read_logs(
     layout = plan.layout
     attrs = layout.attrs
     n_attrs = len(attrs)
+    every = layout.all_attrs
     get_slot = attrs.get
     sev_i = layout.fields.get("severity", 0)
     body_i = layout.fields.get("body", 0)
@@ -86,15 +107,7 @@ def read_logs(
     lo = hi = 0
     current: dict[tuple[Any, ...], list[Any]] = {}
     for rl in request.resource_logs:
-        base: list[Any] = [None] * len(layout.keys)
-        for kv in rl.resource.attributes:
-            key = kv.key
-            if key == SERVICE:
-                base[0] = kv.value.string_value
-            else:
-                slot = get_slot(key)
-                if slot is not None:
-                    base[slot] = kv.SerializeToString()
+        base = resource_base(rl.resource.attributes, layout)
         if body_i:
             base[body_i] = ()
         const = tuple(base) if not (n_attrs or sev_i or body_matchers) else None
@@ -115,13 +128,13 @@ def read_logs(
                 else:
                     vals = base.copy()
                     if n_attrs:
-                        found = 0
+                        found = 0  # a bit per slot this record has filled
                         for kv in lr.attributes:
                             slot = get_slot(kv.key)
-                            if slot is not None:
+                            if slot is not None and not found >> slot & 1:
                                 vals[slot] = kv.SerializeToString()
-                                found += 1
-                                if found == n_attrs:
+                                found |= 1 << slot
+                                if found == every:
                                     break
                     if sev_i:
                         vals[sev_i] = lr.severity_number
@@ -137,11 +150,11 @@ def read_logs(
     return groups, late
 
 
-def _row(lr: Any, error: bool) -> ExemplarRow:
+def _row(lr: Any, error: bool) -> Row:
     return (error, lr.time_unix_nano or lr.observed_time_unix_nano, bytes(lr.trace_id), bytes(lr.span_id))
 
 
-def _exemplars(records: list[Any], plain: bool) -> list[ExemplarRow]:
+def _exemplars(records: list[Any], plain: bool) -> list[Row]:
     """Up to MAX_EXEMPLARS error records with a trace ID (and, if `plain`, the newest others too)."""
     rows = [_row(lr, True) for lr in records[:_EXEMPLAR_SCAN] if lr.severity_number >= _ERROR and lr.trace_id]
     if plain and len(rows) < MAX_EXEMPLARS:
@@ -167,11 +180,12 @@ def fold_logs(groups: Groups, plan: Plan, step_ns: int, received_ns: int) -> Non
         seen = min(received_ns, (idx + 1) * table.width_ns)
         if seen > s.last_ns:
             s.last_ns = seen
-        b = table.bucket(s, idx)
-        if b is None:
+        got = table.bucket(s, idx)
+        if got is None:
             continue
+        b, k = got
         n = sum(len(records) for records in parts)
-        b.count += n
+        s.heads[k + 1] += n
         if s.overflow:
             table.overflow_points += n
         ex = b.ex
@@ -182,20 +196,3 @@ def fold_logs(groups: Groups, plan: Plan, step_ns: int, received_ns: int) -> Non
                 ex.extend(_exemplars(records, plain))
             ex.sort(reverse=True)
             del ex[MAX_EXEMPLARS:]
-
-
-def log_stats(entries: list[LogBucket | bytes], seconds: float) -> WindowStats:
-    """Measures of one series over the buckets of a window."""
-    count = 0
-    rows: list[ExemplarRow] = []
-    for e in entries:
-        if type(e) is bytes:
-            count += _HEAD.unpack_from(e)[1]
-            rows.extend(_unpack_exemplars(e))
-        else:
-            assert isinstance(e, LogBucket)
-            count += e.count
-            rows.extend(e.ex)
-    values = {"count": float(count), "rate": count / seconds if seconds > 0 else None}
-    exemplars = [Exemplar(trace, span, err, None, t) for err, t, trace, span in rows]
-    return WindowStats(count, values, best_exemplars(exemplars))

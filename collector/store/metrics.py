@@ -32,14 +32,23 @@ import marshal
 from typing import Any
 
 from collector.store import sketch
-from collector.store.series import IDX
-from collector.store.windows import QUANTILES, Exemplar, WindowStats, best_exemplars, ratio
+from collector.store.packed import exemplar_rows, records
+from collector.store.series import Series
+from collector.store.windows import (
+    QUANTILES,
+    Exemplar,
+    ExemplarRow,
+    SeriesStats,
+    View,
+    best_exemplars,
+    ratio,
+)
 
-# (error, 0.0, time ns, trace id, span id): the shape span exemplars have, newest first after errors.
-ExemplarRow = tuple[bool, float, int, bytes, bytes]
-_SEALED_EXEMPLARS = 1
 _FIELDS = ("n", "vsum", "vmin", "vmax", "last_t", "last_v", "inc", "hsum", "hcnt", "hmin", "hmax", "bins",
            "totals", "quant", "ex")
+# What a sealed bucket keeps (its exemplars move to the series).
+_SEALED = _FIELDS[:-1]
+_BINS = _SEALED.index("bins")
 
 
 class MetricBucket:
@@ -64,6 +73,7 @@ class MetricBucket:
         # stream -> (time, value) of its newest point: the parts of a counter's `last`.
         self.totals: dict[int, tuple[int, float]] | None = None
         self.quant: tuple[int, tuple[tuple[float, float], ...]] | None = None
+        # (error, -1: no duration, time, trace id, span id), newest first.
         self.ex: list[ExemplarRow] = []
 
     def value(self, t: int, v: float) -> None:
@@ -123,34 +133,64 @@ def merge_totals(into: dict[int, tuple[int, float]], other: dict[int, tuple[int,
 
 
 class MetricKind:
-    """Creates, seals (marshal: only our own plain values) and unseals metric buckets."""
+    """Creates, seals (marshal: our own plain values only) and unseals metric buckets; head rows: ``(idx, points)``."""
+
+    counters = 1
 
     def new(self, idx: int) -> MetricBucket:
         return MetricBucket(idx)
 
-    def seal(self, b: MetricBucket) -> bytes:
-        values: list[Any] = [getattr(b, f) for f in _FIELDS]
-        values[-1] = b.ex[:_SEALED_EXEMPLARS]
-        values[_FIELDS.index("bins")] = sketch.pack(b.bins) if b.bins else None
-        return IDX.pack(b.idx) + marshal.dumps(tuple(values))
+    def seal(self, b: MetricBucket) -> tuple[bytes, list[ExemplarRow]]:
+        values: list[Any] = [getattr(b, f) for f in _SEALED]
+        values[_BINS] = sketch.pack(b.bins) if b.bins else None
+        return marshal.dumps(tuple(values)), list(b.ex)
 
-    def unseal(self, blob: bytes) -> MetricBucket:
-        b = MetricBucket(int(IDX.unpack_from(blob)[0]))
-        for f, v in zip(_FIELDS, marshal.loads(blob[IDX.size :]), strict=True):
+    def unseal(self, idx: int, blob: bytes, start: int, end: int) -> MetricBucket:
+        b = MetricBucket(idx)
+        for f, v in zip(_SEALED, marshal.loads(blob[start:end]), strict=True):
             setattr(b, f, v)
         packed = b.bins
         if packed is not None:
             b.bins = {}
             sketch.unpack_into(b.bins, packed)  # type: ignore[arg-type]
-        b.ex = [tuple(row) for row in b.ex]  # type: ignore[misc]
         return b
 
+    def window(self, s: Series[MetricBucket], view: View, a: int, b: int) -> MetricWindow:
+        return MetricWindow(s, view, sum(s.heads[a + 1 : b : 2]))
 
-def metric_stats(entries: list[MetricBucket | bytes], seconds: float, kind: MetricKind) -> WindowStats:
-    """Measures of one series over the buckets of a window."""
-    acc = MetricBucket(-1)
-    for e in entries:
-        acc.merge(kind.unseal(e) if type(e) is bytes else e)  # type: ignore[arg-type]
+
+class MetricWindow(SeriesStats):
+    """One metric series over a window: the point count at once, every other measure on the first one asked for."""
+
+    __slots__ = ()
+
+    def _compute(self, name: str) -> float | None:
+        values = self._values
+        assert values is not None
+        values.update(_measures(self._merged(), self.view.seconds))
+        return values.get(name)
+
+    def _merged(self) -> MetricBucket:
+        s, first, stop = self.series, self.view.first, self.view.stop
+        acc = MetricBucket(-1)
+        blob = s.sealed
+        for start, end in records(blob, first, stop):
+            acc.merge(_KIND.unseal(-1, blob, start, end))
+        for b in s.open:
+            if first <= b.idx < stop:
+                acc.merge(b)
+        return acc
+
+    def _gather(self) -> tuple[Exemplar, ...]:
+        s, first, stop = self.series, self.view.first, self.view.stop
+        rows = exemplar_rows(s.ex, first, stop)
+        for b in s.open:
+            if first <= b.idx < stop:
+                rows += b.ex
+        return best_exemplars(rows)
+
+
+def _measures(acc: MetricBucket, seconds: float) -> dict[str, float | None]:
     has_hist = acc.hcnt > 0 or acc.bins is not None or acc.quant is not None
     if acc.totals:
         last: float | None = sum(v for _, v in acc.totals.values())
@@ -172,6 +212,7 @@ def metric_stats(entries: list[MetricBucket | bytes], seconds: float, kind: Metr
             values[name] = next((v for qq, v in acc.quant[1] if abs(qq - q) < 1e-9), None)
         else:
             values[name] = None
-    samples = acc.n
-    exemplars = [Exemplar(trace, span, err, None, t) for err, _, t, trace, span in acc.ex]
-    return WindowStats(samples, values, best_exemplars(exemplars))
+    return values
+
+
+_KIND = MetricKind()

@@ -2,7 +2,8 @@
 
 Ingest turns every record into a *key tuple*: one slot per key that some rule of
 the signal reads, filled from the resource and then from the record (the
-record's own attributes win). ``service.name`` is always slot 0 and is read
+record's own attributes win; a key repeated within one attribute list, which
+OTLP forbids but a client may still send, counts with its first value). ``service.name`` is always slot 0 and is read
 from the resource only, as OTel defines it. Attribute slots hold the serialized
 ``KeyValue`` bytes, which are cheap to take and hashable; they are decoded only
 when a tuple is seen for the first time, when `targets` runs every rule's
@@ -17,7 +18,7 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from collector.model import LOG_FIELDS, SPAN_FIELDS, AttrValue, Matcher, Signal, attr_text
+from collector.model import LOG_FIELDS, SPAN_FIELDS, AttrValue, Matcher, Op, Signal, attr_text
 
 SERVICE = "service.name"
 # Past this many distinct tuples the memo starts over, so odd traffic cannot grow it without end.
@@ -49,6 +50,22 @@ def body_text(value: AnyValue) -> str:
     return attr_text(any_value(value)) or ""
 
 
+def resource_base(attributes: Iterable[Any], layout: Layout) -> list[Any]:
+    """A key tuple's slots filled from resource attributes (a key repeated in the list: its first value counts)."""
+    base: list[Any] = [None] * len(layout.keys)
+    get_slot = layout.attrs.get
+    for kv in attributes:
+        key = kv.key
+        if key == SERVICE:
+            if base[0] is None:
+                base[0] = kv.value.string_value
+        else:
+            slot = get_slot(key)
+            if slot is not None and base[slot] is None:
+                base[slot] = kv.SerializeToString()
+    return base
+
+
 def _decode(raw: Any) -> AttrValue:
     if type(raw) is bytes:
         return any_value(KeyValue.FromString(raw).value)
@@ -64,6 +81,11 @@ class Layout:
     attrs: dict[str, int]  # attribute key -> slot (service.name excluded)
     fields: dict[str, int]  # record field (span.name, severity, …) -> slot
     body_matchers: tuple[Matcher, ...]  # `where` matchers on a log body, answered per record
+
+    @property
+    def all_attrs(self) -> int:
+        """One bit per attribute slot: a record's reader stops once it has filled them all."""
+        return sum(1 << slot for slot in self.attrs.values())
 
     @classmethod
     def of(cls, signal: Signal, key_sets: Iterable[frozenset[str]], body_matchers: Sequence[Matcher] = ()) -> Layout:
@@ -116,13 +138,52 @@ class Route:
         return layout.keys.index(m.key), m
 
 
+def _index_values(m: Matcher | int) -> frozenset[str] | None:
+    """The texts a value must have to pass `m`, when `m` names them (a plain equality or `in`)."""
+    if isinstance(m, int) or m.negate:
+        return None
+    if m.op is Op.EQ and isinstance(m.value, str):
+        return frozenset({m.value})
+    if m.op is Op.IN and isinstance(m.value, frozenset):
+        return m.value
+    return None
+
+
 class Plan:
-    """A layout plus the routes fed by it, with the memo from key tuple to (target, by-values)."""
+    """A layout plus the routes fed by it, with the memo from key tuple to (target, by-values).
+
+    Routes with a plain equality or `in` matcher are indexed by that matcher's slot and
+    texts, so a key tuple seen for the first time is checked against the routes that
+    can match it (typically one per rule naming its service), not against every rule.
+    """
 
     def __init__(self, layout: Layout, routes: list[Route]) -> None:
         self.layout = layout
         self.routes = routes
         self.memo: dict[tuple[Any, ...], list[tuple[Any, tuple[str, ...]]]] = {}
+        self._unindexed: list[tuple[int, Route]] = []
+        self._index: dict[int, dict[str, list[tuple[int, Route]]]] = {}
+        for pos, route in enumerate(routes):
+            for slot, m in route.where:
+                texts = _index_values(m)
+                if texts is not None:
+                    by_text = self._index.setdefault(slot, {})
+                    for text in texts:
+                        by_text.setdefault(text, []).append((pos, route))
+                    break
+            else:
+                self._unindexed.append((pos, route))
+
+    def _candidates(self, values: list[AttrValue]) -> list[tuple[int, Route]]:
+        """The routes that may match a tuple with these values, in route order."""
+        found = list(self._unindexed)
+        for slot, by_text in self._index.items():
+            text = attr_text(values[slot])
+            if text is not None:
+                found += by_text.get(text, ())
+        if len(self._index) > 1 or (self._index and self._unindexed):
+            found.sort(key=_position)
+        return found
 
     def targets(self, tup: tuple[Any, ...]) -> list[tuple[Any, tuple[str, ...]]]:
         """Every (target, by-values) a record with this key tuple feeds."""
@@ -133,7 +194,7 @@ class Plan:
         # `body` is a filter-only key: its slot holds the body matchers' answers, never the text.
         body_slot = self.layout.fields.get("body", -1)
         found = []
-        for route in self.routes:
+        for _, route in self._candidates(values):
             for slot, m in route.where:
                 if isinstance(m, int):
                     if not tup[slot][m]:
@@ -149,3 +210,7 @@ class Plan:
             self.memo.clear()
         self.memo[tup] = found
         return found
+
+
+def _position(candidate: tuple[int, Route]) -> int:
+    return candidate[0]

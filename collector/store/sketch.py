@@ -32,6 +32,8 @@ _SPREAD_PARTS = 8
 _SHARES: dict[tuple[float, float], tuple[tuple[int, float], ...]] = {}
 _SHARES_LIMIT = 10_000
 _HEAD = struct.Struct("<dic")
+# A packed Dense: whole-number counts, so the zero bin's count fits 4 bytes.
+_DENSE = struct.Struct("<Iic")
 
 
 def bin_of(value: float) -> int:
@@ -130,12 +132,12 @@ def pack(bins: Bins) -> bytes:
     return _HEAD.pack(zero, lo, code.encode()) + values.tobytes()
 
 
-def unpack_into(bins: Bins, blob: bytes, offset: int = 0) -> None:
-    """Add the counts of a sketch packed at `blob[offset:]` to `bins`."""
+def unpack_into(bins: Bins, blob: bytes, offset: int = 0, end: int | None = None) -> None:
+    """Add the counts of a sketch packed at `blob[offset:end]` to `bins`."""
     zero, lo, code = _HEAD.unpack_from(blob, offset)
     if zero:
         bins[ZERO] = bins.get(ZERO, 0) + zero
-    values = array(code.decode(), blob[offset + _HEAD.size :])
+    values = array(code.decode(), blob[offset + _HEAD.size : end])
     get = bins.get
     k = lo
     for c in values:
@@ -145,13 +147,16 @@ def unpack_into(bins: Bins, blob: bytes, offset: int = 0) -> None:
 
 
 class Dense:
-    """Whole-number bin counts in one array from bin `lo` on: the compact form a filling span bucket keeps."""
+    """Whole-number bin counts in one array from bin `lo` on: the compact form a filling span bucket keeps.
+
+    Counts start at one byte per bin and widen to four when one passes 255.
+    """
 
     __slots__ = ("counts", "lo", "zero")
 
     def __init__(self) -> None:
         self.lo = 0
-        self.counts = array("I")
+        self.counts = array("B")
         self.zero = 0
 
     def add(self, bins: Bins) -> None:
@@ -160,25 +165,31 @@ class Dense:
         size = len(counts)
         for k, c in bins.items():
             i = k - lo
-            if 0 <= i < size:
-                counts[i] += int(c)
-            elif k == ZERO:
-                self.zero += int(c)
-            else:
+            if not 0 <= i < size:
+                if k == ZERO:
+                    self.zero += int(c)
+                    continue
                 self._grow(k)
                 counts, lo = self.counts, self.lo
                 size = len(counts)
-                counts[k - lo] += int(c)
+                i = k - lo
+            try:
+                counts[i] += int(c)
+            except OverflowError:
+                # A count passed what one byte holds: four bytes from now on (free while nothing overflows).
+                counts = self.counts = array("I", counts)
+                counts[i] += int(c)
 
     def _grow(self, k: int) -> None:
-        if not self.counts:
+        counts = self.counts
+        if not counts:
             self.lo = k
-            self.counts.append(0)
+            counts.append(0)
         elif k < self.lo:
-            self.counts[0:0] = array("I", bytes(4 * (self.lo - k)))
+            counts[0:0] = array(counts.typecode, bytes(counts.itemsize * (self.lo - k)))
             self.lo = k
         else:
-            self.counts.frombytes(bytes(4 * (k - self.lo - len(self.counts) + 1)))
+            counts.frombytes(bytes(counts.itemsize * (k - self.lo - len(counts) + 1)))
 
     def add_to(self, bins: Bins) -> None:
         """Add these counts to `bins`."""
@@ -192,18 +203,35 @@ class Dense:
             k += 1
 
     def pack(self) -> bytes:
-        """The same form `pack` gives, without building a dict."""
-        if not self.counts:
-            return _HEAD.pack(float(self.zero), 0, b"B")
-        top = max(self.counts)
-        code = next((c for limit, c in _TYPECODES if top <= limit), "I")
-        values = self.counts if code == "I" else array(code, self.counts)
-        return _HEAD.pack(float(self.zero), self.lo, code.encode()) + values.tobytes()
+        """A compact form: zero count (u32), first bin key, typecode, then the counts at 1, 2 or 4 bytes each."""
+        counts = self.counts
+        if not counts:
+            return _DENSE.pack(self.zero, 0, b"B")
+        code: str = counts.typecode
+        if code != "B":
+            top = max(counts)
+            code = next((c for limit, c in _TYPECODES if top <= limit), "I")
+        values = counts if code == counts.typecode else array(code, counts)
+        return _DENSE.pack(self.zero, self.lo, code.encode()) + values.tobytes()
 
     @classmethod
-    def unpack(cls, blob: bytes, offset: int = 0) -> Dense:
-        zero, lo, code = _HEAD.unpack_from(blob, offset)
+    def unpack(cls, blob: bytes, offset: int = 0, end: int | None = None) -> Dense:
+        zero, lo, code = _DENSE.unpack_from(blob, offset)
         d = cls()
-        d.zero, d.lo = int(zero), lo
-        d.counts = array("I", array(code.decode(), blob[offset + _HEAD.size :]))
+        d.zero, d.lo = zero, lo
+        raw = array(code.decode(), blob[offset + _DENSE.size : end])
+        d.counts = raw if raw.typecode in ("B", "I") else array("I", raw)
         return d
+
+    @staticmethod
+    def add_packed(bins: Bins, blob: bytes, offset: int = 0, end: int | None = None) -> None:
+        """Add the counts of a Dense packed at `blob[offset:end]` to `bins`."""
+        zero, lo, code = _DENSE.unpack_from(blob, offset)
+        if zero:
+            bins[ZERO] = bins.get(ZERO, 0) + zero
+        get = bins.get
+        k = lo
+        for c in array(code.decode(), blob[offset + _DENSE.size : end]):
+            if c:
+                bins[k] = get(k, 0) + c
+            k += 1

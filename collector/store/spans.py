@@ -1,4 +1,4 @@
-"""Span windows: the hot ingest loop, span buckets (count, errors, latency sketch, exemplars) and their measures.
+"""Span ingest: the hot loop that groups a request's spans, and the fold of each group into span series.
 
 Per request, spans are grouped by (time step, key tuple) with nothing but list
 appends and a few field reads; each group is then turned into counts and a
@@ -11,77 +11,22 @@ from __future__ import annotations
 
 import heapq
 import math
-import struct
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.store import sketch
-from collector.store.plan import SERVICE, Plan
+from collector.store.packed import keep_best
+from collector.store.plan import Plan, resource_base
 from collector.store.series import Table
-from collector.store.windows import MAX_EXEMPLARS, QUANTILES, Exemplar, WindowStats, best_exemplars, ratio
+from collector.store.spanwindow import SpanBucket
+from collector.store.windows import EX_ROW, MAX_EXEMPLARS, ExemplarRow
 
 _STATUS_ERROR = 2
-_HEAD = struct.Struct("<IIIdf")  # idx, count, errors, total ms, max ms
-_EX = struct.Struct("<?fQ16s8s")  # error, duration ms, time, trace id, span id
-# A sealed bucket keeps its single best exemplar; the filling buckets keep MAX_EXEMPLARS.
-_SEALED_EXEMPLARS = 1
 
-# (error, duration ms, time ns, trace id, span id): tuples sort best first when reversed.
-ExemplarRow = tuple[bool, float, int, bytes, bytes]
 # time step -> key tuple -> (durations ns, spans, error spans)
 Group = tuple[list[int], list[Any], list[Any]]
 Groups = dict[int, dict[tuple[Any, ...], Group]]
-
-
-class SpanBucket:
-    """Spans of one series in one time bucket."""
-
-    __slots__ = ("count", "errors", "ex", "idx", "max_ms", "sk", "total_ms")
-
-    def __init__(self, idx: int) -> None:
-        self.idx = idx
-        self.count = 0
-        self.errors = 0
-        self.total_ms = 0.0
-        self.max_ms = 0.0
-        self.sk = sketch.Dense()
-        # Packed exemplar rows (_EX), best first: a tuple per row would cost four times the memory.
-        self.ex: list[bytes] = []
-
-
-class SpanKind:
-    """Creates, seals and unseals span buckets."""
-
-    def new(self, idx: int) -> SpanBucket:
-        return SpanBucket(idx)
-
-    def seal(self, b: SpanBucket) -> bytes:
-        ex = b.ex[:_SEALED_EXEMPLARS]
-        parts = [_HEAD.pack(b.idx, b.count, b.errors, b.total_ms, b.max_ms), bytes((len(ex),)), *ex]
-        parts.append(b.sk.pack())
-        return b"".join(parts)
-
-    def unseal(self, blob: bytes) -> SpanBucket:
-        idx, count, errors, total, top = _HEAD.unpack_from(blob)
-        b = SpanBucket(idx)
-        b.count, b.errors, b.total_ms, b.max_ms = count, errors, total, top
-        rows, offset = _unpack_exemplars(blob)
-        b.ex = [_EX.pack(*row) for row in rows]
-        b.sk = sketch.Dense.unpack(blob, offset)
-        return b
-
-
-def _unpack_exemplars(blob: bytes) -> tuple[list[ExemplarRow], int]:
-    offset = _HEAD.size
-    n = blob[offset]
-    offset += 1
-    rows: list[ExemplarRow] = []
-    for _ in range(n):
-        err, dur, t, trace, span = _EX.unpack_from(blob, offset)
-        rows.append((err, dur, t, trace, span))
-        offset += _EX.size
-    return rows, offset
 
 
 def read_spans(
@@ -94,6 +39,7 @@ def read_spans(
     layout = plan.layout
     attrs = layout.attrs
     n_attrs = len(attrs)
+    every = layout.all_attrs
     get_slot = attrs.get
     name_i = layout.fields.get("span.name", 0)
     kind_i = layout.fields.get("span.kind", 0)
@@ -104,15 +50,7 @@ def read_spans(
     lo = hi = 0
     current: dict[tuple[Any, ...], Group] = {}
     for rs in request.resource_spans:
-        base: list[Any] = [None] * len(layout.keys)
-        for kv in rs.resource.attributes:
-            key = kv.key
-            if key == SERVICE:
-                base[0] = kv.value.string_value
-            else:
-                slot = get_slot(key)
-                if slot is not None:
-                    base[slot] = kv.SerializeToString()
+        base = resource_base(rs.resource.attributes, layout)
         const = tuple(base) if not (n_attrs or name_i or kind_i or status_i) else None
         for ss in rs.scope_spans:
             for sp in ss.spans:
@@ -136,13 +74,13 @@ def read_spans(
                 else:
                     vals = base.copy()
                     if n_attrs:
-                        found = 0
+                        found = 0  # a bit per slot this record has filled
                         for kv in sp.attributes:
                             slot = get_slot(kv.key)
-                            if slot is not None:
+                            if slot is not None and not found >> slot & 1:
                                 vals[slot] = kv.SerializeToString()
-                                found += 1
-                                if found == n_attrs:
+                                found |= 1 << slot
+                                if found == every:
                                     break
                     if name_i:
                         vals[name_i] = sp.name
@@ -170,13 +108,13 @@ def _row(sp: Any, error: bool) -> ExemplarRow:
 class _Part:
     """One group, summed up once, before it is added to every series it feeds."""
 
-    __slots__ = ("_durs", "_errs", "_rows", "_spans", "bins", "count", "errors", "rank", "top_ms", "total_ms")
+    __slots__ = ("_durs", "_errs", "_rows", "_spans", "bins", "count", "errors", "rank", "top", "top_ms", "total_ms")
 
     def __init__(self, durs: list[int], spans: list[Any], errs: list[Any]) -> None:
         log, ceil, inv, zero = math.log, math.ceil, sketch.INV_LOG_GAMMA, sketch.ZERO
         self.count = len(durs)
         self.errors = len(errs)
-        top = max(durs)
+        top = self.top = max(durs)
         self.top_ms = max(top, 0) * 1e-6
         self.total_ms = sum([d for d in durs if d > 0]) * 1e-6 if top > 0 else 0.0
         bins: sketch.Bins = {}
@@ -207,6 +145,16 @@ class _Part:
             self._rows = rows
         return self._rows
 
+    def best(self) -> ExemplarRow:
+        """The row `rank` describes (ties aside): the slowest of the first errors, else the slowest span."""
+        if self._errs:
+            return _row(max(self._errs[:MAX_EXEMPLARS], key=_duration), True)
+        return _row(self._spans[self._durs.index(self.top)], False)
+
+
+def _duration(sp: Any) -> int:
+    return int(sp.end_time_unix_nano - sp.start_time_unix_nano)
+
 
 def fold_spans(groups: Groups, plan: Plan, step_ns: int, received_ns: int) -> None:
     """Add each group to every series its key tuple feeds, one update per (table, series, bucket)."""
@@ -226,78 +174,37 @@ def fold_spans(groups: Groups, plan: Plan, step_ns: int, received_ns: int) -> No
                     entries[key] = [part]
                 else:
                     parts.append(part)
+    last = (MAX_EXEMPLARS - 1) * EX_ROW.size
     for (table, byvals, idx), parts in entries.items():
         s = table.get_series(byvals)
         seen = min(received_ns, (idx + 1) * table.width_ns)
         if seen > s.last_ns:
             s.last_ns = seen
-        b = table.bucket(s, idx)
-        if b is None:
+        got = table.bucket(s, idx)
+        if got is None:
             continue
-        n = 0
+        b, k = got
+        n = errors = 0
         add_bins = b.sk.add
-        top = b.max_ms
-        worst = _EX.unpack_from(b.ex[-1])[:2] if len(b.ex) == MAX_EXEMPLARS else None
-        rows: list[ExemplarRow] = []
+        total, top = b.total_ms, b.max_ms
+        # The series keeps its best exemplars: a part's rows are built only when they could enter.
+        worst = EX_ROW.unpack_from(s.ex, last)[1:3] if len(s.ex) > last else None
+        rows: list[tuple[int, ExemplarRow]] = []
         for part in parts:
             n += part.count
-            b.errors += part.errors
-            b.total_ms += part.total_ms
+            errors += part.errors
+            total += part.total_ms
             if part.top_ms > top:
                 top = part.top_ms
             add_bins(part.bins)
-            if worst is None or part.rank > worst:
-                rows.extend(part.rows())
-        b.count += n
-        b.max_ms = top
+            # A part whose best row the series holds already was offered before (a retried batch): skip it.
+            if (worst is None or part.rank > worst) and EX_ROW.pack(idx, *part.best()) not in s.ex:
+                rows += [(idx, row) for row in part.rows()]
+        h = s.heads
+        h[k + 1] += n
+        h[k + 2] += errors
+        b.total_ms, b.max_ms = total, top
         if s.overflow:
             table.overflow_points += n
         if rows:
-            rows.extend(_EX.unpack(row) for row in b.ex)
-            rows.sort(reverse=True)
-            b.ex = [_EX.pack(*row) for row in rows[:MAX_EXEMPLARS]]
-
-
-def span_stats(entries: list[SpanBucket | bytes], seconds: float) -> WindowStats:
-    """Measures of one series over the buckets of a window."""
-    count = errors = 0
-    total = top = 0.0
-    rows: list[ExemplarRow] = []
-    live: sketch.Bins = {}
-    sealed: list[tuple[bytes, int]] = []
-    for e in entries:
-        if type(e) is bytes:
-            _, c, er, t, m = _HEAD.unpack_from(e)
-            ex, offset = _unpack_exemplars(e)
-            rows.extend(ex)
-            sealed.append((e, offset))
-        else:
-            assert isinstance(e, SpanBucket)
-            c, er, t, m = e.count, e.errors, e.total_ms, e.max_ms
-            rows.extend(_EX.unpack(row) for row in e.ex)
-            e.sk.add_to(live)
-        count += c
-        errors += er
-        total += t
-        top = max(top, m)
-
-    def quantile(name: str) -> float | None:
-        q = QUANTILES.get(name.removeprefix("latency_"))
-        if q is None or not name.startswith("latency_"):
-            return None
-        for blob, offset in sealed:
-            sketch.unpack_into(live, blob, offset)
-        sealed.clear()
-        return sketch.quantile(live, q)
-
-    values = {
-        "count": float(count),
-        "rate": count / seconds if seconds > 0 else None,
-        "error_count": float(errors),
-        "error_ratio": ratio(errors, count),
-        "latency_avg": total / count if count else None,
-        "latency_max": top if count else None,
-    }
-    exemplars = [Exemplar(trace, span, err, float(dur), t) for err, dur, t, trace, span in rows]
-    return WindowStats(count, values, best_exemplars(exemplars), quantile)
-
+            s.ex = keep_best(s.ex, rows, table.now_idx - table.keep)

@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from collector.store import sketch
 from collector.store.metrics import MetricBucket
-from collector.store.plan import SERVICE, Plan
+from collector.store.plan import Plan, resource_base
 from collector.store.series import Table
 
 _DELTA = 1
@@ -81,14 +81,7 @@ class MetricReader:
         get_slot = layout.attrs.get
         newest_ns = received_ns + 60_000_000_000
         for rm in request.resource_metrics:
-            base: list[Any] = [None] * len(layout.keys)
-            for kv in rm.resource.attributes:
-                if kv.key == SERVICE:
-                    base[0] = kv.value.string_value
-                else:
-                    slot = get_slot(kv.key)
-                    if slot is not None:
-                        base[slot] = kv.SerializeToString()
+            base = resource_base(rm.resource.attributes, layout)
             resource = rm.resource.SerializeToString()
             for sm in rm.scope_metrics:
                 for m in sm.metrics:
@@ -110,12 +103,14 @@ class MetricReader:
                             t = received_ns
                         vals = base.copy()
                         parts = []
+                        found = 0  # a bit per slot this point has filled: a repeated key's first value counts
                         for kv in p.attributes:
                             raw = kv.SerializeToString()
                             parts.append(raw)
                             slot = get_slot(kv.key)
-                            if slot is not None:
+                            if slot is not None and not found >> slot & 1:
                                 vals[slot] = raw
+                                found |= 1 << slot
                         h = hash((name, resource, *parts))
                         st = self.streams.get(h)
                         if st is None:
@@ -287,7 +282,7 @@ def _subtract(now: Histo, prev: Histo) -> Histo:
 def _exemplars(acc: MetricBucket, p: Any) -> None:
     for ex in p.exemplars:
         if ex.trace_id:
-            acc.ex.append((False, 0.0, ex.time_unix_nano, bytes(ex.trace_id), bytes(ex.span_id)))
+            acc.ex.append((False, -1.0, ex.time_unix_nano, bytes(ex.trace_id), bytes(ex.span_id)))
     if len(acc.ex) > 5:
         acc.ex.sort(key=lambda row: row[2], reverse=True)
         del acc.ex[5:]
@@ -304,6 +299,8 @@ def fold_metrics(groups: Groups, plans: Mapping[str, Plan], fallback: Plan | Non
             s = table.get_series(byvals)
             if s.overflow:
                 table.overflow_points += acc.n
-            b = table.bucket(s, step // table.steps)
-            if b is not None:
+            got = table.bucket(s, step // table.steps)
+            if got is not None:
+                b, k = got
                 b.merge(acc)
+                s.heads[k + 1] += acc.n

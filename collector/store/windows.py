@@ -10,9 +10,11 @@ divides by the covered time, ``(floor(end) - floor(start))``.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 # Widths a bucket may have (seconds); the largest that fits 20 times in the window is used,
 # so that windows which differ a little share one bucket grid and keep their data.
@@ -61,27 +63,46 @@ class Exemplar:
         return (self.error, self.duration_ms or 0.0, self.time_ns)
 
 
-def best_exemplars(candidates: list[Exemplar], limit: int = MAX_EXEMPLARS) -> tuple[Exemplar, ...]:
-    """The best `limit` exemplars, one per trace."""
+# A packed exemplar row: bucket index, then (error, duration ms or -1, time ns, trace id, span id).
+EX_ROW = struct.Struct("<I?fQ16s8s")
+# (error, duration ms (negative: none), time ns, trace id, span id): rows sort best first when reversed.
+ExemplarRow = tuple[bool, float, int, bytes, bytes]
+
+
+def best_exemplars(rows: list[ExemplarRow], limit: int = MAX_EXEMPLARS) -> tuple[Exemplar, ...]:
+    """The best `limit` exemplars of `rows`, one per trace."""
     out: list[Exemplar] = []
     seen: set[bytes] = set()
-    for ex in sorted(candidates, key=Exemplar.rank, reverse=True):
-        if ex.trace_id not in seen:
-            seen.add(ex.trace_id)
-            out.append(ex)
+    for err, dur, t, trace, span in sorted(rows, reverse=True):
+        if trace not in seen:
+            seen.add(trace)
+            out.append(Exemplar(trace, span, err, float(dur) if dur >= 0 else None, t))
             if len(out) == limit:
                 break
     return tuple(out)
 
 
+class View:
+    """The window of one query, shared by the stats of every series it reports."""
+
+    __slots__ = ("first", "seconds", "stop")
+
+    def __init__(self, first: int, stop: int, seconds: float) -> None:
+        self.first = first
+        self.stop = stop
+        self.seconds = seconds
+
+
 class WindowStats:
     """One series aggregated over a query window.
 
-    Cheap measures are computed when the query runs; quantiles are merged from
-    the bucket sketches the first time one is asked for.
+    The store hands out lazy subclasses: a query computes only `samples` and the
+    counters the cheap measures need; latency sketches are merged on the first
+    latency measure and exemplars gathered on the first read of `exemplars`.
+    Built directly, a WindowStats holds the given values (and a quantile callback).
     """
 
-    __slots__ = ("_quantile", "_values", "exemplars", "samples")
+    __slots__ = ("_exemplars", "_quantile", "_values", "samples")
 
     def __init__(
         self,
@@ -91,23 +112,53 @@ class WindowStats:
         quantile: Callable[[str], float | None] | None = None,
     ) -> None:
         self.samples = samples
-        self.exemplars = exemplars
-        self._values = dict(values)
+        self._exemplars: tuple[Exemplar, ...] | None = exemplars
+        self._values: dict[str, float | None] | None = dict(values)
         self._quantile = quantile
+
+    @property
+    def exemplars(self) -> tuple[Exemplar, ...]:
+        """Up to MAX_EXEMPLARS traces from the window worth showing, best first."""
+        found = self._exemplars
+        if found is None:
+            found = self._exemplars = self._gather()
+        return found
 
     def measure(self, name: str) -> float | None:
         """The named measure (DESIGN §4); None when it cannot be computed for this window."""
-        if name in self._values:
-            return self._values[name]
+        values = self._values
+        if values is None:
+            values = self._values = {}
+        elif name in values:
+            return values[name]
         if name not in MEASURES:
             raise ValueError(f"unknown measure {name!r}")
-        value = self._quantile(name) if self._quantile is not None else None
-        self._values[name] = value
+        value = values[name] = self._compute(name)
         return value
 
+    def _compute(self, name: str) -> float | None:
+        return self._quantile(name) if self._quantile is not None else None
+
+    def _gather(self) -> tuple[Exemplar, ...]:
+        return ()
+
     def __repr__(self) -> str:
-        known = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))
-        return f"WindowStats(samples={self.samples}, {known})"
+        known = ", ".join(f"{k}={v!r}" for k, v in sorted((self._values or {}).items()))
+        return f"{type(self).__name__}(samples={self.samples}, {known})"
+
+
+class SeriesStats(WindowStats):
+    """Stats of one stored series over a query's window, read from the series as measures are asked for."""
+
+    __slots__ = ("series", "view")
+
+    def __init__(self, series: Any, view: View, samples: int) -> None:
+        self.samples = samples
+        self.series = series
+        self.view = view
+        self._exemplars = None
+        self._values = None
+        self._quantile = None
 
 
 @dataclass(frozen=True, slots=True)
