@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from collector.evaluate.state import JITTER
 from tests.integration.daemon import Daemon
 from tests.integration.test_alert_lifecycle import Traffic, incidents, post, ts, wait_for
 
@@ -24,6 +25,9 @@ rules:
     for: 6s
     keep_firing_for: 6s
 """
+
+# Timers count as done this close to their end (scheduling jitter), so bounds allow for it.
+SLACK = JITTER.total_seconds()
 
 SIGNALS = [pytest.param(signal.SIGTERM, id="clean"), pytest.param(signal.SIGKILL, id="kill")]
 
@@ -51,7 +55,7 @@ def test_pending_alert_keeps_its_for_clock(start_daemon: Callable[..., Daemon], 
     inc = opened[0]
     assert inc["startsAt"] == pending["activeSince"], "the restart reset the pending timer"
     waited = (ts(inc["firedAt"]) - ts(inc["startsAt"])).total_seconds()
-    assert 6 <= waited < 6 + 6
+    assert 6 - SLACK <= waited < 6 + 6
 
 
 @pytest.mark.parametrize("sig", SIGNALS)
@@ -82,6 +86,6 @@ def test_keep_firing_window_continues_across_restart(start_daemon: Callable[...,
         done = wait_for("resolved", lambda: incidents(d, state="resolved"), timeout=40)
     assert [i["id"] for i in done] == [first["id"]]
     kept = (ts(done[0]["endsAt"]) - ts(str(clearing["clearSince"]))).total_seconds()
-    assert 6 <= kept < 6 + 6, f"keep_firing_for restarted or was skipped: resolved {kept:.1f}s after clearing"
+    assert 6 - SLACK <= kept < 6 + 6, f"keep_firing_for restarted or was skipped: resolved {kept:.2f}s after clearing"
     events = d.get_json(f"/api/incidents/{first['id']}")["events"]
     assert [e["kind"] for e in events] == ["firing", "resolved"]
