@@ -323,7 +323,12 @@ async def serve(settings: Settings, rules: RuleSet, base: Path, config: Path | N
     """
     app = build_app(settings, rules, base, config)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except BaseException:
+        # A resource failed to start (e.g. a port in use): close the ones that did, then report.
+        await runner.cleanup()
+        raise
     loop = asyncio.get_running_loop()
     reloads: set[asyncio.Task[object]] = set()
 

@@ -77,6 +77,8 @@ def _run(config: Path | None, level: str) -> int:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # APScheduler logs every job run at INFO; Vigil logs what evaluations change.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         settings = load_settings(config)
     except ConfigError as exc:

@@ -31,6 +31,8 @@ class ClusterReload:
         # The first look cannot tell whether a reload elsewhere came after this replica read its files:
         # reload once (a no-op when nothing changed) rather than miss it.
         if self._seen is None or current > self._seen:
+            first = self._seen is None
             self._seen = current
-            log.info("another replica reloaded its rules; reloading")
-            await self._reloader.reload("reload on another replica", announce=False)
+            if not first:
+                log.info("another replica reloaded its rules; reloading")
+            await self._reloader.reload("first look" if first else "reload on another replica", announce=False)

@@ -76,3 +76,4 @@ def test_run_on_a_port_in_use_fails_with_a_reason(tmp_path: Path) -> None:
         result = vigil("run", "-c", str(cfg))
     assert result.returncode == 1
     assert "vigil: cannot start:" in result.stderr
+    assert "Unclosed" not in result.stderr and "Traceback" not in result.stderr
