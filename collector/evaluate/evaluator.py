@@ -231,23 +231,24 @@ class Evaluator:
             found += [(run.rule, run.group, t) for t in outcome.transitions]
             stats.update(outcome.stats)
             await asyncio.sleep(0)  # one rule at a time: ingest keeps flowing between them
-        dirty = [
-            i for run in runs for i in run.instances.values() if self._persisted.get(i.fingerprint) != _persisted_key(i)
-        ]
+        dirty = [i for run in runs for i in run.instances.values() if self._unsaved(i)]
         save_baselines = now - self._baselines_saved >= BASELINE_SAVE_EVERY
         if not found and not dirty and not save_baselines:
             return
         async with self._db.engine.begin() as conn:
             await self._record(conn, found, stats, now)
-            for i in dirty:
-                if i.fingerprint not in self._persisted or self._persisted[i.fingerprint] != _persisted_key(i):
-                    if await ledger.save_instance(conn, i, now, self.instance_id):
-                        self._persisted[i.fingerprint] = _persisted_key(i)
-                    else:
-                        self._yield(i.rule, i)
+            # _record has just saved the instances that fired; the others still need writing.
+            for i in (i for i in dirty if self._unsaved(i)):
+                if await ledger.save_instance(conn, i, now, self.instance_id):
+                    self._persisted[i.fingerprint] = _persisted_key(i)
+                else:
+                    self._yield(i.rule, i)
             if save_baselines:
                 await self._save_baselines(conn, list(self.runs.values()), now)
         self._notify_if(found)
+
+    def _unsaved(self, i: Instance) -> bool:
+        return self._persisted.get(i.fingerprint) != _persisted_key(i)
 
     async def _save_baselines(self, conn: AsyncConnection, runs: list[RuleRun], now: datetime) -> None:
         for run in runs:

@@ -8,7 +8,7 @@ interval; `vigil test` and `vigil backtest` feed it the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -126,13 +126,17 @@ class RuleRun:
                 seen = self._judge_baseline(fp, value, now)
             if self._step(fp, labels, seen, now, complete, out):
                 out.stats[fp] = stats
-        # Instances whose series the store did not report: with other series still reporting, that
-        # series is gone; with nothing at all in the window, the rule has no data.
-        reason = ResolveReason.SERIES_GONE if results else ResolveReason.NO_DATA
-        for fp, instance in list(instances.items()):
-            if fp not in reported:
-                self._step(fp, dict(instance.labels), Observation.no_data(reason), now, complete, out)
+        for fp, labels, seen in self._unreported(reported, bool(results)):
+            self._step(fp, labels, seen, now, complete, out)
         return out
+
+    def _unreported(self, reported: Container[str], others: bool) -> list[tuple[str, dict[str, str], Observation]]:
+        """Instances whose series the window did not report: with other series still reporting, that
+        series is gone; with nothing at all in the window, the rule has no data."""
+        reason = ResolveReason.SERIES_GONE if others else ResolveReason.NO_DATA
+        return [
+            (fp, dict(i.labels), Observation.no_data(reason)) for fp, i in self.instances.items() if fp not in reported
+        ]
 
     def _step(
         self, fp: str, labels: dict[str, str], seen: Observation, now: datetime, complete: bool, out: Outcome
@@ -214,10 +218,8 @@ class RuleRun:
             stats = present.get(key)
             count = float(stats.samples) if stats is not None else 0.0
             out[fp] = (labels, Observation(count, count == 0, count > 0), None)
-        reason = ResolveReason.SERIES_GONE if present else ResolveReason.NO_DATA
-        for fp, instance in self.instances.items():
-            if fp not in out:
-                out[fp] = (dict(instance.labels), Observation.no_data(reason), None)
+        for fp, labels, seen in self._unreported(out, bool(present)):
+            out[fp] = (labels, seen, None)
         return out
 
     def detector_states(self) -> dict[str, dict[str, Any]]:
