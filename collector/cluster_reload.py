@@ -21,7 +21,7 @@ class ClusterReload:
         reloader.announce_with(self.announce)
 
     async def announce(self) -> None:
-        async with self._db.engine.begin() as conn:
+        async with self._db.transaction() as conn:
             self._seen = await replicas.bump(conn, KEY)
 
     async def check(self) -> None:

@@ -126,7 +126,7 @@ class Evaluator:
 
     async def start(self, rules: RuleSet) -> None:
         """Restore persisted alert state; instances of rules that are gone or changed end now."""
-        async with self._db.engine.begin() as conn:
+        async with self._db.transaction() as conn:
             now = self._clock()
             await replicas.heartbeat(conn, self.instance_id, self.api_url, now, self.started_at)
             live = await replicas.live(conn, now)
@@ -140,7 +140,7 @@ class Evaluator:
 
     async def tick(self) -> None:
         """Heartbeat, and adopt the alert instances of replicas that stopped heartbeating."""
-        async with self._lock, self._db.engine.begin() as conn:
+        async with self._lock, self._db.transaction() as conn:
             now = self._clock()
             await replicas.heartbeat(conn, self.instance_id, self.api_url, now, self.started_at)
             live = await replicas.live(conn, now)
@@ -184,7 +184,7 @@ class Evaluator:
             changes = new.changes_since(self.rules)
             now = self._clock()
             ending: list[tuple[Rule | None, str, Transition]] = []
-            async with self._db.engine.begin() as conn:
+            async with self._db.transaction() as conn:
                 for name in (*changes.removed, *changes.changed):
                     run = self.runs.pop(name)
                     await self._save_baselines(conn, [run], now)
@@ -201,7 +201,7 @@ class Evaluator:
         self._notify_if(ending)
 
     async def stop(self) -> None:
-        async with self._lock, self._db.engine.begin() as conn:
+        async with self._lock, self._db.transaction() as conn:
             await self._save_baselines(conn, list(self.runs.values()), self._clock())
 
     # --- evaluation ------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ class Evaluator:
         save_baselines = now - self._baselines_saved >= BASELINE_SAVE_EVERY
         if not found and not dirty and not save_baselines:
             return
-        async with self._db.engine.begin() as conn:
+        async with self._db.transaction() as conn:
             await self._record(conn, found, stats, now)
             # _record has just saved the instances that fired; the others still need writing.
             for i in (i for i in dirty if self._unsaved(i)):

@@ -66,7 +66,7 @@ class Acknowledger:
         if when > now + MAX_CLOCK_SKEW:
             raise AckRejectedError(f"'at' ({when.isoformat()}) is in the future")
         c = incidents.c
-        async with self._db.engine.begin() as conn:
+        async with self._db.transaction() as conn:
             row = (
                 await conn.execute(select(c.tier, c.fired_at, c.acked_at, c.acked_by).where(c.id == incident_id))
             ).first()

@@ -88,20 +88,14 @@ def _unblocked(row: Any) -> Any:
     )
 
 
-async def claim(
-    conn: AsyncConnection, *, receiver: str, instance_id: str, now: datetime, lease: timedelta, limit: int
-) -> list[Claimed]:
-    """Take up to `limit` due rows of one receiver for `lease`, longest due first, skipping rows others hold.
-
-    On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED; SQLite has one
-    writer at a time, so the same conditional UPDATE is already exclusive there. A lease
-    that ran out (its holder died) is taken over by whoever claims next.
-    """
+def _claim_statement() -> Any:
+    """Built once: SQLAlchemy then reuses its compiled form, which matters at one claim per delivery round."""
     candidate = deliveries.alias("candidate")
+    now = bindparam("b_now", type_=UtcDateTime)
     picked = (
         select(candidate.c.seq)
         .where(
-            candidate.c.receiver == receiver,
+            candidate.c.receiver == bindparam("b_receiver", type_=Text),
             candidate.c.state == "pending",
             candidate.c.next_attempt_at <= now,
             or_(candidate.c.claimed_until.is_(None), candidate.c.claimed_until < now),
@@ -110,13 +104,15 @@ async def claim(
         # Index order (receiver, state, next_attempt_at, then rowid): no sort of the whole backlog,
         # the scan stops after `limit` rows. Order within a key is kept by _unblocked, not by this.
         .order_by(candidate.c.next_attempt_at, candidate.c.seq)
-        .limit(limit)
+        .limit(bindparam("b_limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
-    result = await conn.execute(
+    return (
         update(deliveries)
         .where(deliveries.c.seq.in_(picked.scalar_subquery()))
-        .values(claimed_by=instance_id, claimed_until=now + lease)
+        .values(
+            claimed_by=bindparam("b_instance", type_=Text), claimed_until=bindparam("b_until", type_=UtcDateTime)
+        )
         .returning(
             deliveries.c.seq,
             deliveries.c.id,
@@ -129,17 +125,42 @@ async def claim(
             deliveries.c.queued_at,
         )
     )
+
+
+_CLAIM = _claim_statement()
+
+
+async def claim(
+    conn: AsyncConnection, *, receiver: str, instance_id: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to `limit` due rows of one receiver for `lease`, longest due first, skipping rows others hold.
+
+    On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED; SQLite has one
+    writer at a time, so the same conditional UPDATE is already exclusive there. A lease
+    that ran out (its holder died) is taken over by whoever claims next.
+    """
+    result = await conn.execute(
+        _CLAIM,
+        {"b_receiver": receiver, "b_now": now, "b_limit": limit, "b_instance": instance_id, "b_until": now + lease},
+    )
     return sorted((Claimed(*row) for row in result), key=lambda c: c.seq)
+
+
+_NEXT_DUE = (
+    select(deliveries.c.next_attempt_at, deliveries.c.claimed_until)
+    .where(
+        deliveries.c.receiver == bindparam("b_receiver", type_=Text),
+        deliveries.c.state == "pending",
+        _unblocked(deliveries),
+    )
+    .order_by(deliveries.c.next_attempt_at)
+    .limit(100)
+)
 
 
 async def next_due(conn: AsyncConnection, receiver: str) -> datetime | None:
     """When the receiver's next row may be claimed (None: nothing pending). Rows waiting behind others don't count."""
-    rows = await conn.execute(
-        select(deliveries.c.next_attempt_at, deliveries.c.claimed_until)
-        .where(deliveries.c.receiver == receiver, deliveries.c.state == "pending", _unblocked(deliveries))
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(100)
-    )
+    rows = await conn.execute(_NEXT_DUE, {"b_receiver": receiver})
     due = [max(r.next_attempt_at, r.claimed_until) if r.claimed_until else r.next_attempt_at for r in rows]
     return min(due) if due else None
 
@@ -157,9 +178,11 @@ class Attempt:
     next_attempt_at: datetime | None = None
 
 
-async def record(conn: AsyncConnection, instance_id: str, attempts: Sequence[Attempt]) -> None:
-    """Write outcomes, only where this replica still holds the lease (a row taken over is the new holder's)."""
-    mine = and_(deliveries.c.seq == bindparam("b_seq", type_=Integer), deliveries.c.claimed_by == instance_id)
+def _record_statements() -> dict[str, Any]:
+    mine = and_(
+        deliveries.c.seq == bindparam("b_seq", type_=Integer),
+        deliveries.c.claimed_by == bindparam("b_instance", type_=Text),
+    )
     common = {
         "attempts": bindparam("b_attempts", type_=Integer),
         "last_attempt_at": bindparam("b_at", type_=UtcDateTime),
@@ -168,11 +191,27 @@ async def record(conn: AsyncConnection, instance_id: str, attempts: Sequence[Att
         "claimed_by": None,
         "claimed_until": None,
     }
+    at = bindparam("b_at", type_=UtcDateTime)
+    return {
+        "delivered": update(deliveries).where(mine).values(state="delivered", delivered_at=at, **common),
+        "pending": update(deliveries)
+        .where(mine)
+        .values(next_attempt_at=bindparam("b_next", type_=UtcDateTime), **common),
+        "dead": update(deliveries).where(mine).values(state="dead", **common),
+    }
+
+
+_RECORD = _record_statements()
+
+
+async def record(conn: AsyncConnection, instance_id: str, attempts: Sequence[Attempt]) -> None:
+    """Write outcomes, only where this replica still holds the lease (a row taken over is the new holder's)."""
     groups: dict[str, list[dict[str, Any]]] = {"delivered": [], "pending": [], "dead": []}
     for a in attempts:
         groups[a.state].append(
             {
                 "b_seq": a.seq,
+                "b_instance": instance_id,
                 "b_attempts": a.attempts,
                 "b_at": a.at,
                 "b_status": a.status,
@@ -180,16 +219,9 @@ async def record(conn: AsyncConnection, instance_id: str, attempts: Sequence[Att
                 "b_next": a.next_attempt_at or a.at,
             }
         )
-    if groups["delivered"]:
-        delivered_at = bindparam("b_at", type_=UtcDateTime)
-        stmt = update(deliveries).where(mine).values(state="delivered", delivered_at=delivered_at, **common)
-        await conn.execute(stmt, groups["delivered"])
-    if groups["pending"]:
-        stmt = update(deliveries).where(mine).values(next_attempt_at=bindparam("b_next", type_=UtcDateTime), **common)
-        await conn.execute(stmt, groups["pending"])
-    if groups["dead"]:
-        stmt = update(deliveries).where(mine).values(state="dead", **common)
-        await conn.execute(stmt, groups["dead"])
+    for state, params in groups.items():
+        if params:
+            await conn.execute(_RECORD[state], params)
 
 
 async def release(conn: AsyncConnection, instance_id: str) -> int:

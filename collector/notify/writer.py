@@ -1,12 +1,17 @@
-"""Write transactions of the notification stage: never cut short by a cancel, and on SQLite one at a time.
+"""Write transactions of the notification stage: never cut short by a cancel, and on SQLite committed in groups.
 
 A task cancelled in the middle of a transaction (at stop, or a reload dropping a
 receiver) must not leave its connection holding SQLite's write lock: each unit of
 work runs in a task of its own, shielded, and `drain` waits for those still running.
-SQLite has a single writer; transactions that collide there wait in its busy handler,
-which sleeps in growing steps (up to 100 ms), so within the process they queue on an
-asyncio lock instead. PostgreSQL needs no queue: row locks and SKIP LOCKED let the
-writers run side by side.
+
+SQLite has a single writer, and the process's write transactions queue for it in
+`Database.transaction`. Here, whatever queued while one transaction ran goes into the
+next one: ten delivery workers claiming at once cost one commit, not ten in a row (group
+commit). If a shared transaction fails, each of its units runs again alone, so one
+unit's error (a conflicting digest, say) is its caller's only. Units are plain SQL on
+the connection they are given, so running one again after a rollback is safe.
+
+PostgreSQL needs no queue: row locks and SKIP LOCKED let the writers run side by side.
 """
 
 from __future__ import annotations
@@ -14,34 +19,83 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.store.db import Database
 
 T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[Any]]
 
 
 class Writer:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._lock = asyncio.Lock()
+        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
         self._running: set[asyncio.Future[object]] = set()
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run `work` in one transaction, committed when it returns. A cancel of the caller lets it finish."""
+        """Run `work` in a transaction, committed when it returns. A cancel of the caller lets it finish."""
+        if self._db.dialect == "sqlite":
+            done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._queue.append((work, done))
+            if self._committer is None:
+                self._committer = asyncio.create_task(self._commit_queued(), name="notify-commit")
+                self._track(self._committer)
+            return await asyncio.shield(done)
         task = asyncio.ensure_future(self._transaction(work))
-        self._running.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._running.discard)
+        self._track(task)
         return await asyncio.shield(task)
 
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
     async def _transaction(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        if self._db.dialect == "sqlite":
-            async with self._lock, self._db.engine.begin() as conn:
-                return await work(conn)
-        async with self._db.engine.begin() as conn:
+        async with self._db.transaction() as conn:
             return await work(conn)
+
+    async def _commit_queued(self) -> None:
+        units: list[tuple[Work, asyncio.Future[Any]]] = []
+        try:
+            while self._queue:
+                units, self._queue = self._queue, []
+                try:
+                    results = await self._together(units)
+                except Exception as exc:
+                    if len(units) == 1:
+                        if not units[0][1].done():
+                            units[0][1].set_exception(exc)
+                        continue
+                    for work, done in units:
+                        await self._alone(work, done)
+                    continue
+                for (_, done), result in zip(units, results, strict=True):
+                    if not done.done():
+                        done.set_result(result)
+        finally:
+            # Only a cancel of this task (the loop closing) gets here with callers still waiting.
+            for _, done in units + self._queue:
+                if not done.done():
+                    done.cancel()
+            self._queue = []
+            self._committer = None
+
+    async def _together(self, units: list[tuple[Work, asyncio.Future[Any]]]) -> list[Any]:
+        async with self._db.transaction() as conn:
+            return [await work(conn) for work, _ in units]
+
+    async def _alone(self, work: Work, done: asyncio.Future[Any]) -> None:
+        try:
+            result = await self._transaction(work)
+        except Exception as exc:  # the caller's to see, not the committer's
+            if not done.done():
+                done.set_exception(exc)
+            return
+        if not done.done():
+            done.set_result(result)
 
     async def drain(self) -> None:
         """Wait for transactions whose callers were cancelled (their errors were already theirs to see)."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from collector.errors import StorageError
 
@@ -54,6 +57,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine: AsyncEngine | None = None
+        self._write_lock: asyncio.Lock | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -87,6 +91,24 @@ class Database:
             self._engine = None
             raise StorageError(f"cannot open {url.render_as_string(hide_password=True)}: {exc}") from exc
         log.info("database %s at schema revision %s", url.render_as_string(hide_password=True), revision)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed when the block ends without an error.
+
+        SQLite has one writer. Transactions of this process that would collide there queue
+        on an asyncio lock instead, in order: SQLite's own busy handler sleeps between tries
+        in growing steps of up to 100 ms, which would show as delay on every path that writes
+        (alert events, notifications). Reads need no transaction: WAL lets them run beside it.
+        """
+        if self.dialect == "sqlite":
+            if self._write_lock is None:
+                self._write_lock = asyncio.Lock()
+            async with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
