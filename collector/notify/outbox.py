@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, delete, func, literal, or_, select, update
+from sqlalchemy import Integer, Text, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from collector.model import iso
@@ -74,22 +75,31 @@ class Claimed:
 
 
 def _unblocked(row: Any) -> Any:
-    """No earlier pending row of the same receiver and ordering key: this one may go now."""
+    """No earlier pending row of the same receiver and ordering key: this one may go now.
+
+    Written as "this row is the key's first pending one", a single probe of ix_deliveries_ordering
+    per candidate, rather than NOT EXISTS, which PostgreSQL may plan as an anti-join over the backlog.
+    """
     earlier = deliveries.alias("earlier")
-    return ~(
-        select(literal(1))
+    first = (
+        select(func.min(earlier.c.seq))
         .where(
             earlier.c.receiver == row.c.receiver,
             earlier.c.ordering_key == row.c.ordering_key,
             earlier.c.state == "pending",
-            earlier.c.seq < row.c.seq,
         )
-        .exists()
+        .scalar_subquery()
     )
+    return row.c.seq == first
 
 
-def _claim_statement() -> Any:
-    """Built once: SQLAlchemy then reuses its compiled form, which matters at one claim per delivery round."""
+@functools.cache
+def _claim_statement(limit: int) -> Any:
+    """Built once per limit: SQLAlchemy then reuses its compiled form, which matters at one claim per delivery round.
+
+    The limit stays a literal: PostgreSQL plans a prepared statement generically after a few runs, and with an
+    unknown LIMIT that plan sorts the whole backlog instead of stopping early in the index.
+    """
     candidate = deliveries.alias("candidate")
     now = bindparam("b_now", type_=UtcDateTime)
     picked = (
@@ -104,15 +114,13 @@ def _claim_statement() -> Any:
         # Index order (receiver, state, next_attempt_at, then rowid): no sort of the whole backlog,
         # the scan stops after `limit` rows. Order within a key is kept by _unblocked, not by this.
         .order_by(candidate.c.next_attempt_at, candidate.c.seq)
-        .limit(bindparam("b_limit", type_=Integer))
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return (
         update(deliveries)
         .where(deliveries.c.seq.in_(picked.scalar_subquery()))
-        .values(
-            claimed_by=bindparam("b_instance", type_=Text), claimed_until=bindparam("b_until", type_=UtcDateTime)
-        )
+        .values(claimed_by=bindparam("b_instance", type_=Text), claimed_until=bindparam("b_until", type_=UtcDateTime))
         .returning(
             deliveries.c.seq,
             deliveries.c.id,
@@ -127,9 +135,6 @@ def _claim_statement() -> Any:
     )
 
 
-_CLAIM = _claim_statement()
-
-
 async def claim(
     conn: AsyncConnection, *, receiver: str, instance_id: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claimed]:
@@ -140,8 +145,8 @@ async def claim(
     that ran out (its holder died) is taken over by whoever claims next.
     """
     result = await conn.execute(
-        _CLAIM,
-        {"b_receiver": receiver, "b_now": now, "b_limit": limit, "b_instance": instance_id, "b_until": now + lease},
+        _claim_statement(limit),
+        {"b_receiver": receiver, "b_now": now, "b_instance": instance_id, "b_until": now + lease},
     )
     return sorted((Claimed(*row) for row in result), key=lambda c: c.seq)
 

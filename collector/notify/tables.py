@@ -41,8 +41,8 @@ deliveries = Table(
     Column("last_error", Text),
     Column("delivered_at", UtcDateTime),
 )
-Index("ix_deliveries_due", deliveries.c.receiver, deliveries.c.state, deliveries.c.next_attempt_at)
-Index("ix_deliveries_ordering", deliveries.c.receiver, deliveries.c.ordering_key, deliveries.c.seq)
+Index("ix_deliveries_due", deliveries.c.receiver, deliveries.c.state, deliveries.c.next_attempt_at, deliveries.c.seq)
+Index("ix_deliveries_ordering", deliveries.c.receiver, deliveries.c.ordering_key, deliveries.c.state, deliveries.c.seq)
 Index("ix_deliveries_state_queued", deliveries.c.state, deliveries.c.queued_at)
 
 # One row per notification group (route + receiver + group_by values) that has alerts.

@@ -1,17 +1,17 @@
-"""Write transactions of the notification stage: never cut short by a cancel, and on SQLite committed in groups.
+"""Write transactions of the notification stage: never cut short by a cancel, and committed in groups.
 
 A task cancelled in the middle of a transaction (at stop, or a reload dropping a
 receiver) must not leave its connection holding SQLite's write lock: each unit of
 work runs in a task of its own, shielded, and `drain` waits for those still running.
 
-SQLite has a single writer, and the process's write transactions queue for it in
-`Database.transaction`. Here, whatever queued while one transaction ran goes into the
-next one: ten delivery workers claiming at once cost one commit, not ten in a row (group
-commit). If a shared transaction fails, each of its units runs again alone, so one
-unit's error (a conflicting digest, say) is its caller's only. Units are plain SQL on
-the connection they are given, so running one again after a rollback is safe.
-
-PostgreSQL needs no queue: row locks and SKIP LOCKED let the writers run side by side.
+Units that queue while one transaction runs go into the next one together (group
+commit): ten delivery workers claiming at once cost one commit, not ten. That matters on
+both databases: SQLite has a single writer, for which the process's transactions queue
+in `Database.transaction` anyway, and a PostgreSQL commit waits for its WAL to reach the
+disk. If a shared transaction fails, each of its units runs again alone, so one unit's
+error (a conflicting digest, say) is its caller's only. Units are plain SQL on the
+connection they are given, so running one again after a rollback is safe. Across
+replicas, row locks and SKIP LOCKED keep the transactions of different processes apart.
 """
 
 from __future__ import annotations
@@ -38,16 +38,12 @@ class Writer:
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `work` in a transaction, committed when it returns. A cancel of the caller lets it finish."""
-        if self._db.dialect == "sqlite":
-            done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            self._queue.append((work, done))
-            if self._committer is None:
-                self._committer = asyncio.create_task(self._commit_queued(), name="notify-commit")
-                self._track(self._committer)
-            return await asyncio.shield(done)
-        task = asyncio.ensure_future(self._transaction(work))
-        self._track(task)
-        return await asyncio.shield(task)
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, done))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_queued(), name="notify-commit")
+            self._track(self._committer)
+        return await asyncio.shield(done)
 
     def _track(self, task: asyncio.Future[Any]) -> None:
         self._running.add(task)

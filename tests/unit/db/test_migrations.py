@@ -24,7 +24,7 @@ async def test_open_migrates_an_empty_database_to_head_and_reopens(storage_url: 
     await again.close()
 
 
-async def test_upgrade_from_the_previous_version_keeps_data(storage_url: str) -> None:
+async def test_upgrade_from_an_older_version_keeps_data(storage_url: str) -> None:
     from datetime import UTC, datetime
 
     from sqlalchemy import select, text
@@ -32,7 +32,7 @@ async def test_upgrade_from_the_previous_version_keeps_data(storage_url: str) ->
     from collector.store.db import MIGRATIONS
 
     versions = sorted(p.name.split("_")[0] for p in (MIGRATIONS / "versions").glob("0*.py"))
-    previous = versions[-2]
+    previous = "0002"  # before replicas (0003) and the outbox's index change (0004)
     db = Database(storage_url)
     await db.open(migrate_to=previous)
     now = datetime(2026, 3, 2, tzinfo=UTC)
@@ -56,7 +56,12 @@ async def test_upgrade_from_the_previous_version_keeps_data(storage_url: str) ->
         async with db.engine.connect() as conn:
             row = (await conn.execute(select(alerts))).one()
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+            indexes = await conn.run_sync(
+                lambda c: {i["name"]: i["column_names"] for i in inspect(c).get_indexes("deliveries")}
+            )
         assert (row.fingerprint, row.state, row.owner) == ("fp1", "firing", None)
         assert {"replicas", "cluster_state"} <= tables
+        assert indexes["ix_deliveries_ordering"] == ["receiver", "ordering_key", "state", "seq"]
+        assert indexes["ix_deliveries_due"] == ["receiver", "state", "next_attempt_at", "seq"]
     finally:
         await db.close()
