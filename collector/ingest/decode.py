@@ -21,8 +21,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.errors import DecodeError, UnsupportedMediaError
 from collector.ingest.compression import inflate
+from collector.ingest.jsonbuild import request_builder
 from collector.ingest.jsonerrors import json_kind, locate
-from collector.ingest.jsonmap import request_converter
 from collector.ingest.validation import Decoded, validate
 from collector.model import ExportRequest, Signal
 
@@ -61,8 +61,8 @@ _RESPONSES: dict[Signal, type[Message]] = {
     Signal.METRICS: metrics_service_pb2.ExportMetricsServiceResponse,
     Signal.LOGS: logs_service_pb2.ExportLogsServiceResponse,
 }
-# Built at import, so that no request ever sees a half-built one (see request_converter).
-_JSON_CONVERTERS = {signal: request_converter(cls.DESCRIPTOR) for signal, cls in _REQUESTS.items()}
+# Built at import, so that no request ever sees a half-built one (see jsonmap.message_converter).
+_JSON_BUILDERS = {signal: request_builder(cls.DESCRIPTOR) for signal, cls in _REQUESTS.items()}
 # The partial_success counter of each response.
 _REJECTED_FIELD = {
     Signal.SPANS: "rejected_spans",
@@ -124,7 +124,7 @@ def _build_from_json(signal: Signal, cls: type[Message], payload: bytes) -> Mess
     if type(document) is not dict:
         raise DecodeError(f"OTLP/JSON {name} must be a JSON object, got {json_kind(document)}")
     try:
-        return cls(**_JSON_CONVERTERS[signal](document))
+        return _JSON_BUILDERS[signal](document)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         where = locate(cls.DESCRIPTOR, document) or str(exc) or type(exc).__name__
         raise DecodeError(f"invalid OTLP/JSON {name}: {where}") from None
