@@ -6,7 +6,7 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -36,6 +36,25 @@ class Batch:
     request: ExportRequest
     items: int
     received_ns: int
+    # What ingest read from the records while checking them, when it rejected none (see Scanned).
+    scanned: Scanned | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """What ingest read from every record of a request while validating it, so no later stage reads it again.
+
+    A protobuf field read or a record wrapped costs about what a dict lookup and an allocation do,
+    and a busy daemon makes millions a second. `records` are the spans or log records, wrapped once,
+    and `trace_ids` their trace IDs, in request order (across resources and scopes, as they come).
+    `body` is the protobuf the request was parsed from, while the request is still exactly what it
+    encodes (None when it came as JSON, or a check rewrote a record): the trace index keeps those
+    bytes rather than serialising the request again.
+    """
+
+    body: bytes | None
+    records: list[Any]
+    trace_ids: list[bytes]
 
 
 class BatchSink(Protocol):

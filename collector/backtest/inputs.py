@@ -90,7 +90,7 @@ def read_otlp(path: Path) -> Iterator[Batch]:
                 decoded = validate(signal, decode_request(signal, line, WireFormat.JSON))
             except DecodeError as exc:
                 raise InputError(f"{path}:{n}: {exc.message}") from None
-            yield Batch(signal, decoded.request, decoded.accepted, _newest(decoded.request))
+            yield decoded.batch(signal, _newest(decoded.request))
 
 
 def _newest(request: object) -> int:

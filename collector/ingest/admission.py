@@ -11,9 +11,14 @@ from collector.ingest.validation import Decoded, validate
 from collector.model import ExportRequest, Signal
 
 
-def admit(signal: Signal, request: ExportRequest, queue: BatchQueue, stats: IngestStats) -> Decoded:
-    """Queue the valid items (raises OverloadedError when the queue cannot take them) and count the outcome."""
-    decoded = validate(signal, request)
+def admit(
+    signal: Signal, request: ExportRequest, queue: BatchQueue, stats: IngestStats, body: bytes | None = None
+) -> Decoded:
+    """Queue the valid items (raises OverloadedError when the queue cannot take them) and count the outcome.
+
+    `body` is the protobuf `request` was parsed from, when there is one.
+    """
+    decoded = validate(signal, request, body)
     if decoded.accepted:
         try:
             queue.offer(decoded.batch(signal, time.time_ns()))

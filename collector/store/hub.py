@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from collector.model import Batch, SeriesSelector, Signal
+from collector.model import Batch, Scanned, SeriesSelector, Signal
 from collector.store.logs import LogKind, fold_logs, read_logs
 from collector.store.metrics import MetricKind
 from collector.store.plan import SERVICE, Layout, Plan, Route
@@ -41,9 +41,11 @@ _NS = 1_000_000_000
 class TraceSink(Protocol):
     """The trace index, as the store feeds it."""
 
-    def add_spans(self, request: ExportTraceServiceRequest, received_ns: int) -> None: ...
+    def add_spans(
+        self, request: ExportTraceServiceRequest, received_ns: int, scanned: Scanned | None = None
+    ) -> None: ...
 
-    def add_logs(self, request: ExportLogsServiceRequest, received_ns: int) -> None: ...
+    def add_logs(self, request: ExportLogsServiceRequest, received_ns: int, scanned: Scanned | None = None) -> None: ...
 
 
 class Store:
@@ -165,15 +167,15 @@ class Store:
         oldest, step = received - self._retention_ns[signal], self._step_ns[signal]
         request: Any = batch.request
         if signal is Signal.SPANS:
-            span_groups, late = read_spans(request, self._span_plan, received, oldest, step)
+            span_groups, late = read_spans(request, self._span_plan, received, oldest, step, batch.scanned)
             fold_spans(span_groups, self._span_plan, step, received)
             if self._traces is not None:
-                self._traces.add_spans(request, received)
+                self._traces.add_spans(request, received, batch.scanned)
         elif signal is Signal.LOGS:
-            log_groups, late = read_logs(request, self._log_plan, received, oldest, step)
+            log_groups, late = read_logs(request, self._log_plan, received, oldest, step, batch.scanned)
             fold_logs(log_groups, self._log_plan, step, received)
             if self._traces is not None:
-                self._traces.add_logs(request, received)
+                self._traces.add_logs(request, received, batch.scanned)
         elif self._metric_plans or self._metric_fallback is not None:
             groups, late = self._reader.read(
                 request, self._metric_plans, self._metric_fallback, received, oldest, step

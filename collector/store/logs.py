@@ -13,7 +13,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from collector.model import SEVERITY_NUMBERS
+from collector.model import SEVERITY_NUMBERS, Scanned
 from collector.store.packed import exemplar_rows
 from collector.store.plan import Plan, body_text, resource_base
 from collector.store.series import Series, Table
@@ -90,9 +90,17 @@ class LogWindow(SeriesStats):
 
 
 def read_logs(
-    request: ExportLogsServiceRequest, plan: Plan, received_ns: int, oldest_ns: int, step_ns: int
+    request: ExportLogsServiceRequest,
+    plan: Plan,
+    received_ns: int,
+    oldest_ns: int,
+    step_ns: int,
+    scanned: Scanned | None = None,
 ) -> tuple[Groups, int]:
-    """Group the records of a request by (time step, key tuple). Returns the groups and the count too old to keep."""
+    """Group the records of a request by (time step, key tuple). Returns the groups and the count too old to keep.
+
+    `scanned` is what ingest read while validating (the records, wrapped once).
+    """
     layout = plan.layout
     attrs = layout.attrs
     n_attrs = len(attrs)
@@ -102,51 +110,58 @@ def read_logs(
     body_i = layout.fields.get("body", 0)
     body_matchers = layout.body_matchers
     newest_ns = received_ns + 60_000_000_000
+    resources = [(rl.resource, sum(len(sl.log_records) for sl in rl.scope_logs)) for rl in request.resource_logs]
+    if scanned is not None and len(scanned.records) == sum(n for _, n in resources):
+        records = scanned.records
+    else:
+        records = [lr for rl in request.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
     groups: Groups = {}
     late = 0
     lo = hi = 0
     current: dict[tuple[Any, ...], list[Any]] = {}
-    for rl in request.resource_logs:
-        base = resource_base(rl.resource.attributes, layout)
+    first = 0
+    for resource, n in resources:
+        base = resource_base(resource.attributes, layout)
         if body_i:
             base[body_i] = ()
         const = tuple(base) if not (n_attrs or sev_i or body_matchers) else None
-        for sl in rl.scope_logs:
-            for lr in sl.log_records:
-                t = lr.time_unix_nano or lr.observed_time_unix_nano
-                if t < oldest_ns or t > newest_ns:
-                    if t and t <= newest_ns:
-                        late += 1
-                        continue
-                    t = received_ns
-                if not lo <= t < hi:
-                    step = t // step_ns
-                    lo, hi = step * step_ns, (step + 1) * step_ns
-                    current = groups.setdefault(step, {})
-                if const is not None:
-                    tup = const
-                else:
-                    vals = base.copy()
-                    if n_attrs:
-                        found = 0  # a bit per slot this record has filled
-                        for kv in lr.attributes:
-                            slot = get_slot(kv.key)
-                            if slot is not None and not found >> slot & 1:
-                                vals[slot] = kv.SerializeToString()
-                                found |= 1 << slot
-                                if found == every:
-                                    break
-                    if sev_i:
-                        vals[sev_i] = lr.severity_number
-                    if body_matchers:
-                        text = body_text(lr.body)
-                        vals[body_i] = tuple([m.matches(text) for m in body_matchers])
-                    tup = tuple(vals)
-                g = current.get(tup)
-                if g is None:
-                    current[tup] = [lr]
-                else:
-                    g.append(lr)
+        stop = first + n
+        for lr in records[first:stop]:
+            t = lr.time_unix_nano or lr.observed_time_unix_nano
+            if t < oldest_ns or t > newest_ns:
+                if t and t <= newest_ns:
+                    late += 1
+                    continue
+                t = received_ns
+            if not lo <= t < hi:
+                step = t // step_ns
+                lo, hi = step * step_ns, (step + 1) * step_ns
+                current = groups.setdefault(step, {})
+            if const is not None:
+                tup = const
+            else:
+                vals = base.copy()
+                if n_attrs:
+                    found = 0  # a bit per slot this record has filled
+                    for kv in lr.attributes:
+                        slot = get_slot(kv.key)
+                        if slot is not None and not found >> slot & 1:
+                            vals[slot] = kv.value.string_value or kv.SerializeToString()  # as plan.slot_value
+                            found |= 1 << slot
+                            if found == every:
+                                break
+                if sev_i:
+                    vals[sev_i] = lr.severity_number
+                if body_matchers:
+                    text = body_text(lr.body)
+                    vals[body_i] = tuple([m.matches(text) for m in body_matchers])
+                tup = tuple(vals)
+            g = current.get(tup)
+            if g is None:
+                current[tup] = [lr]
+            else:
+                g.append(lr)
+        first = stop
     return groups, late
 
 

@@ -4,10 +4,11 @@ Ingest turns every record into a *key tuple*: one slot per key that some rule of
 the signal reads, filled from the resource and then from the record (the
 record's own attributes win; a key repeated within one attribute list, which
 OTLP forbids but a client may still send, counts with its first value). ``service.name`` is always slot 0 and is read
-from the resource only, as OTel defines it. Attribute slots hold the serialized
-``KeyValue`` bytes, which are cheap to take and hashable; they are decoded only
-when a tuple is seen for the first time, when `targets` runs every rule's
-matchers once and remembers the answer.
+from the resource only, as OTel defines it. Attribute slots hold a string value as
+it is and any other value as the serialized ``KeyValue`` bytes (metric points: always
+the bytes), both cheap to take and hashable; bytes are decoded only when a tuple is
+seen for the first time, when `targets` runs every rule's matchers once and
+remembers the answer.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ def body_text(value: AnyValue) -> str:
     return attr_text(any_value(value)) or ""
 
 
+def slot_value(kv: Any) -> str | bytes:
+    """What a key tuple's slot holds for an attribute: a non-empty string value itself, else the KeyValue's bytes.
+
+    Span and log readers inline this (a call per attribute costs as much as the reads).
+    """
+    text: str = kv.value.string_value
+    return text or kv.SerializeToString()
+
+
 def resource_base(attributes: Iterable[Any], layout: Layout) -> list[Any]:
     """A key tuple's slots filled from resource attributes (a key repeated in the list: its first value counts)."""
     base: list[Any] = [None] * len(layout.keys)
@@ -62,7 +72,7 @@ def resource_base(attributes: Iterable[Any], layout: Layout) -> list[Any]:
         else:
             slot = get_slot(key)
             if slot is not None and base[slot] is None:
-                base[slot] = kv.SerializeToString()
+                base[slot] = slot_value(kv)
     return base
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector.model import Scanned
 from collector.store import sketch
 from collector.store.packed import keep_best
 from collector.store.plan import Plan, resource_base
@@ -30,11 +31,17 @@ Groups = dict[int, dict[tuple[Any, ...], Group]]
 
 
 def read_spans(
-    request: ExportTraceServiceRequest, plan: Plan, received_ns: int, oldest_ns: int, step_ns: int
+    request: ExportTraceServiceRequest,
+    plan: Plan,
+    received_ns: int,
+    oldest_ns: int,
+    step_ns: int,
+    scanned: Scanned | None = None,
 ) -> tuple[Groups, int]:
     """Group the spans of a request by (time step, key tuple): [durations ns, spans, error spans].
 
-    Returns the groups and the count of spans too old to keep.
+    `scanned` is what ingest read while validating (the spans, wrapped once). Returns the groups and
+    the count of spans too old to keep.
     """
     layout = plan.layout
     attrs = layout.attrs
@@ -45,57 +52,64 @@ def read_spans(
     kind_i = layout.fields.get("span.kind", 0)
     status_i = layout.fields.get("status.code", 0)
     newest_ns = received_ns + 60_000_000_000
+    resources = [(rs.resource, sum(len(ss.spans) for ss in rs.scope_spans)) for rs in request.resource_spans]
+    if scanned is not None and len(scanned.records) == sum(n for _, n in resources):
+        spans = scanned.records
+    else:
+        spans = [sp for rs in request.resource_spans for ss in rs.scope_spans for sp in ss.spans]
     groups: Groups = {}
     late = 0
     lo = hi = 0
     current: dict[tuple[Any, ...], Group] = {}
-    for rs in request.resource_spans:
-        base = resource_base(rs.resource.attributes, layout)
+    first = 0
+    for resource, n in resources:
+        base = resource_base(resource.attributes, layout)
         const = tuple(base) if not (n_attrs or name_i or kind_i or status_i) else None
-        for ss in rs.scope_spans:
-            for sp in ss.spans:
-                end = sp.end_time_unix_nano
-                if end < oldest_ns or end > newest_ns:
-                    if end and end <= newest_ns:
-                        late += 1
-                        continue
-                    at = received_ns
-                else:
-                    at = end
-                if not lo <= at < hi:
-                    # Spans of a request mostly share a step: compare bounds instead of dividing.
-                    step = at // step_ns
-                    lo, hi = step * step_ns, (step + 1) * step_ns
-                    current = groups.setdefault(step, {})
-                dur = end - sp.start_time_unix_nano
-                status = sp.status.code
-                if const is not None:
-                    tup = const
-                else:
-                    vals = base.copy()
-                    if n_attrs:
-                        found = 0  # a bit per slot this record has filled
-                        for kv in sp.attributes:
-                            slot = get_slot(kv.key)
-                            if slot is not None and not found >> slot & 1:
-                                vals[slot] = kv.SerializeToString()
-                                found |= 1 << slot
-                                if found == every:
-                                    break
-                    if name_i:
-                        vals[name_i] = sp.name
-                    if kind_i:
-                        vals[kind_i] = sp.kind
-                    if status_i:
-                        vals[status_i] = status
-                    tup = tuple(vals)
-                g = current.get(tup)
-                if g is None:
-                    g = current[tup] = ([], [], [])
-                g[0].append(dur)
-                g[1].append(sp)
-                if status == _STATUS_ERROR:
-                    g[2].append(sp)
+        stop = first + n
+        for sp in spans[first:stop]:
+            end = sp.end_time_unix_nano
+            if end < oldest_ns or end > newest_ns:
+                if end and end <= newest_ns:
+                    late += 1
+                    continue
+                at = received_ns
+            else:
+                at = end
+            if not lo <= at < hi:
+                # Spans of a request mostly share a step: compare bounds instead of dividing.
+                step = at // step_ns
+                lo, hi = step * step_ns, (step + 1) * step_ns
+                current = groups.setdefault(step, {})
+            dur = end - sp.start_time_unix_nano
+            status = sp.status.code
+            if const is not None:
+                tup = const
+            else:
+                vals = base.copy()
+                if n_attrs:
+                    found = 0  # a bit per slot this record has filled
+                    for kv in sp.attributes:
+                        slot = get_slot(kv.key)
+                        if slot is not None and not found >> slot & 1:
+                            vals[slot] = kv.value.string_value or kv.SerializeToString()  # as plan.slot_value
+                            found |= 1 << slot
+                            if found == every:
+                                break
+                if name_i:
+                    vals[name_i] = sp.name
+                if kind_i:
+                    vals[kind_i] = sp.kind
+                if status_i:
+                    vals[status_i] = status
+                tup = tuple(vals)
+            g = current.get(tup)
+            if g is None:
+                g = current[tup] = ([], [], [])
+            g[0].append(dur)
+            g[1].append(sp)
+            if status == _STATUS_ERROR:
+                g[2].append(sp)
+        first = stop
     return groups, late
 
 
@@ -108,7 +122,9 @@ def _row(sp: Any, error: bool) -> ExemplarRow:
 class _Part:
     """One group, summed up once, before it is added to every series it feeds."""
 
-    __slots__ = ("_durs", "_errs", "_rows", "_spans", "bins", "count", "errors", "rank", "top", "top_ms", "total_ms")
+    __slots__ = (
+        "_best", "_durs", "_errs", "_rows", "_spans", "bins", "count", "errors", "rank", "top", "top_ms", "total_ms",
+    )
 
     def __init__(self, durs: list[int], spans: list[Any], errs: list[Any]) -> None:
         log, ceil, inv, zero = math.log, math.ceil, sketch.INV_LOG_GAMMA, sketch.ZERO
@@ -116,12 +132,18 @@ class _Part:
         self.errors = len(errs)
         top = self.top = max(durs)
         self.top_ms = max(top, 0) * 1e-6
-        self.total_ms = sum([d for d in durs if d > 0]) * 1e-6 if top > 0 else 0.0
         bins: sketch.Bins = {}
         get = bins.get
-        for d in durs:
-            k = ceil(log(d * 1e-6) * inv) if d > 0 else zero
-            bins[k] = get(k, 0) + 1
+        if min(durs) > 0:  # the rule: no zero-length or clock-skewed span, so no test per span
+            self.total_ms = sum(durs) * 1e-6
+            for d in durs:
+                k = ceil(log(d * 1e-6) * inv)
+                bins[k] = get(k, 0) + 1
+        else:
+            self.total_ms = sum([d for d in durs if d > 0]) * 1e-6 if top > 0 else 0.0
+            for d in durs:
+                k = ceil(log(d * 1e-6) * inv) if d > 0 else zero
+                bins[k] = get(k, 0) + 1
         self.bins = bins
         # Exemplar rows are built only for buckets they would enter: reading IDs costs more than ranking.
         if errs:
@@ -133,6 +155,7 @@ class _Part:
         self._durs = durs
         self._spans = spans
         self._rows: list[ExemplarRow] | None = None
+        self._best: ExemplarRow | None = None
 
     def rows(self) -> list[ExemplarRow]:
         if self._rows is None:
@@ -147,9 +170,12 @@ class _Part:
 
     def best(self) -> ExemplarRow:
         """The row `rank` describes (ties aside): the slowest of the first errors, else the slowest span."""
-        if self._errs:
-            return _row(max(self._errs[:MAX_EXEMPLARS], key=_duration), True)
-        return _row(self._spans[self._durs.index(self.top)], False)
+        if self._best is None:
+            if self._errs:
+                self._best = _row(max(self._errs[:MAX_EXEMPLARS], key=_duration), True)
+            else:
+                self._best = _row(self._spans[self._durs.index(self.top)], False)
+        return self._best
 
 
 def _duration(sp: Any) -> int:

@@ -76,3 +76,16 @@ def test_ids_of_the_wrong_length_reject_their_record() -> None:
         assert (decoded.accepted, decoded.rejected) == (1, 1)
         assert decoded.message == f"1 log record rejected: resourceLogs[0].scopeLogs[0].logRecords[1]: {reason}"
         assert bodies(decoded.request) == ["ok"]
+
+
+def test_the_trace_ids_read_go_on_and_the_body_only_while_the_request_is_unchanged() -> None:
+    request = request_of(record("a", trace_id=TRACE, span_id=SPAN), record("b"))
+    body = request.SerializeToString()
+    decoded = validate(Signal.LOGS, request, body)
+    assert decoded.scanned is not None and decoded.scanned.body is body
+    assert decoded.scanned.trace_ids == [TRACE, b""]
+    assert [r.body.string_value for r in decoded.scanned.records] == ["a", "b"]
+    cleared = validate(Signal.LOGS, request_of(record("a", trace_id=bytes(16))), b"body")
+    assert cleared.scanned is not None and cleared.scanned.body is None
+    rejected = validate(Signal.LOGS, request_of(record("a", trace_id=b"\x01")), b"body")
+    assert rejected.rejected == 1 and rejected.scanned is None

@@ -123,3 +123,32 @@ def test_the_batch_carries_what_was_accepted() -> None:
     decoded = validate(Signal.SPANS, request_of(span(0), span(1, span_id=bytes(8)), span(2)))
     batch = decoded.batch(Signal.SPANS, received_ns=T0)
     assert batch == Batch(signal=Signal.SPANS, request=decoded.request, items=2, received_ns=T0)
+
+
+def test_what_the_checks_read_goes_on_with_the_body_of_an_unchanged_request() -> None:
+    other = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
+    request = ExportTraceServiceRequest(resource_spans=[
+        ResourceSpans(scope_spans=[ScopeSpans(spans=[span(0), span(1)]), ScopeSpans(spans=[span(2)])]),
+        ResourceSpans(scope_spans=[ScopeSpans(spans=[span(3, trace_id=other, end_time_unix_nano=T0 + 3)])]),
+    ])
+    body = request.SerializeToString()
+    decoded = validate(Signal.SPANS, request, body)
+    scanned = decoded.scanned
+    assert scanned is not None and scanned.body is body
+    assert [s.name for s in scanned.records] == ["span 0", "span 1", "span 2", "span 3"]
+    assert scanned.trace_ids == [TRACE, TRACE, TRACE, other]
+    assert decoded.batch(Signal.SPANS, received_ns=T0).scanned is scanned
+
+
+def test_a_request_the_checks_changed_goes_on_without_its_body() -> None:
+    # A span rejected: nothing read goes on (the lists would still hold it).
+    decoded = validate(Signal.SPANS, request_of(span(0), span(1, span_id=b"")), b"body")
+    assert decoded.rejected == 1 and decoded.scanned is None
+    # An all-zero parent is cleared: the body no longer says what the request holds; what was read stands.
+    decoded = validate(Signal.SPANS, request_of(span(0, parent_span_id=bytes(8)), span(1)), b"body")
+    assert decoded.rejected == 0
+    assert decoded.scanned is not None and decoded.scanned.body is None
+    assert [s.name for s in decoded.scanned.records] == ["span 0", "span 1"]
+    # Decoded from JSON: there is no protobuf body to keep.
+    decoded = validate(Signal.SPANS, request_of(span(0)))
+    assert decoded.scanned is not None and decoded.scanned.body is None

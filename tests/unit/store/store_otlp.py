@@ -20,7 +20,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from prometheus_client import CollectorRegistry
 
-from collector.model import Batch, SeriesSelector, Signal
+from collector.ingest.validation import validate
+from collector.model import Batch, Scanned, SeriesSelector, Signal
 from collector.store import Store
 
 S = 1_000_000_000
@@ -116,8 +117,21 @@ def counter(
     return m
 
 
+def scan_of(signal: Signal, request: Any) -> Scanned | None:
+    """What ingest's checks hand over with a request (read from a copy: the test's request stays as sent)."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    return validate(signal, copy).scanned
+
+
 class Harness:
-    """A store with its own registry, fed batches at given receive times."""
+    """A store with its own registry, fed batches at given receive times.
+
+    With `scan` set, span and log batches carry what ingest's checks read (as from the receivers); else
+    they are bare.
+    """
+
+    scan = False
 
     def __init__(
         self, rules: Mapping[str, SeriesSelector], window: timedelta = timedelta(minutes=1), *,
@@ -130,7 +144,8 @@ class Harness:
         self.store.set_selectors(rules, {name: window for name in rules})
 
     def send(self, signal: Signal, request: Any, received_ns: int = NOW) -> None:
-        self.store.consume(Batch(signal, request, 0, received_ns))
+        scanned = scan_of(signal, request) if self.scan and signal is not Signal.METRICS else None
+        self.store.consume(Batch(signal, request, 0, received_ns, scanned))
 
     def spans(self, spans: Iterable[Span], resource: Attrs | None = None, received_ns: int = NOW) -> None:
         self.send(Signal.SPANS, spans_request(spans, resource), received_ns)

@@ -15,6 +15,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from collector.model import SEVERITY_NUMBERS, Matcher, Op, SeriesSelector, Signal
 from tests.unit.store.store_otlp import NOW, Harness, S, log, logs_request
 
+pytestmark = pytest.mark.usefixtures("handed_over")
+
 MINUTE = (NOW - 60 * S, NOW)
 ERRORS = SeriesSelector(Signal.LOGS, where=(Matcher("severity", Op.GTE, float(SEVERITY_NUMBERS["ERROR"])),),
                         by=("service.name",))

@@ -17,9 +17,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from collector.model import Matcher, Op, SeriesSelector, Signal
+from collector.model import Matcher, Op, Scanned, SeriesSelector, Signal
 from collector.store.sketch import RELATIVE_ACCURACY
 from tests.unit.store.store_otlp import MS, NOW, Harness, S, span
+
+pytestmark = pytest.mark.usefixtures("handed_over")
 
 ALL = SeriesSelector(Signal.SPANS)
 BY_ROUTE = SeriesSelector(Signal.SPANS, by=("http.route",))
@@ -239,10 +241,10 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, object, int]] = []
 
-    def add_spans(self, request: ExportTraceServiceRequest, received_ns: int) -> None:
+    def add_spans(self, request: ExportTraceServiceRequest, received_ns: int, scanned: Scanned | None = None) -> None:
         self.calls.append(("spans", request, received_ns))
 
-    def add_logs(self, request: ExportLogsServiceRequest, received_ns: int) -> None:
+    def add_logs(self, request: ExportLogsServiceRequest, received_ns: int, scanned: Scanned | None = None) -> None:
         self.calls.append(("logs", request, received_ns))
 
 

@@ -24,6 +24,8 @@ from tests.unit.store.store_otlp import (
     spans_request,
 )
 
+pytestmark = pytest.mark.usefixtures("handed_over")
+
 BY_ROUTE = SeriesSelector(Signal.SPANS, by=("http.route",))
 ROUTES = ["/a", "/b", "/c"]
 
