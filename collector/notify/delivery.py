@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from collector.notify import outbox
 from collector.notify.metrics import NotifyMetrics
 from collector.notify.outbox import Attempt, Claimed
 from collector.notify.outcome import Backoff, Delivered, Outcome, Permanent, Retry
+from collector.notify.wakeup import Wakeup
 from collector.notify.webhook import post
 from collector.notify.writer import Writer
 from collector.settings import Receiver
@@ -57,7 +57,7 @@ class ReceiverWorker:
         self._clock = clock
         self._backoff = backoff
         self._instance_id = instance_id
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()
         # The earliest retry this worker scheduled itself: it wakes for it without asking SQL.
         self._retry_at: datetime | None = None
 
@@ -82,7 +82,7 @@ class ReceiverWorker:
             except Exception:  # the task boundary: a bug must not stop this receiver's deliveries for good
                 self._metrics.errors.labels("delivery").inc()
                 log.exception("receiver %s: delivery round failed; its rows are retried after the lease", self.name)
-            woken = await self._sleep(wait)
+            woken = await self._wakeup.sleep(wait)  # woken early by new rows for this receiver
 
     def _retry_due(self) -> bool:
         return self._retry_at is not None and self._retry_at <= self._clock()
@@ -156,10 +156,3 @@ class ReceiverWorker:
             return Attempt(row.seq, "dead", attempts, at, outcome.status, reason), outcome
         log.info("receiver %s: %s attempt %d failed (%s)", self.name, row.id, attempts, outcome.reason)
         return Attempt(row.seq, "pending", attempts, at, outcome.status, outcome.reason, next_at), outcome
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep, unless new rows for this receiver are written meanwhile. True when woken."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
-            return True
-        return False

@@ -8,8 +8,6 @@ starts the write transaction before anything is read.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +21,7 @@ from collector.notify.batch import Batch
 from collector.notify.metrics import NotifyMetrics
 from collector.notify.plan import Plan
 from collector.notify.tables import notify_groups, notify_locks
+from collector.notify.wakeup import Wakeup
 from collector.notify.writer import Writer
 from collector.store.db import Database
 from collector.store.eventlog import StoredEvent, mark_dispatched, undispatched
@@ -67,7 +66,7 @@ class Dispatcher:
         self._instance_id = instance_id
         self._external_url = external_url
         self._on_enqueued = on_enqueued
-        self._wakeup = asyncio.Event()
+        self._wakeup = Wakeup()
         # When the next group is due, as of the last batch, and when SQL was last asked for due groups:
         # between polls a woken batch only looks at its own events.
         self._next_due: datetime | None = None
@@ -92,10 +91,7 @@ class Dispatcher:
             except Exception:  # the task boundary: a bug must not end dispatching for the life of the process
                 self._metrics.errors.labels("dispatch").inc()
                 log.exception("dispatch batch failed; its events stay undispatched and are retried")
-            woken = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-                woken = True
+            woken = await self._wakeup.sleep(wait)
 
     async def _work_waiting(self) -> bool:
         """A cheap read before taking the lock on a timed poll: any event or group waiting?"""
