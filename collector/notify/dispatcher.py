@@ -107,7 +107,6 @@ class Dispatcher:
 
     async def dispatch(self) -> bool:
         """One batch. True when it was full (more events are probably waiting)."""
-        plan = self._plan()
         now = self._clock()
         look = (
             self._due_checked is None
@@ -118,7 +117,9 @@ class Dispatcher:
         async def work(conn: AsyncConnection) -> tuple[list[StoredEvent], Batch, datetime | None]:
             await take_lock(conn, "dispatch", self._instance_id, now)
             found = await undispatched(conn, BATCH)
-            batch = Batch(conn, plan, now, self._external_url)
+            # The plan in force when the events are read, not when the batch was queued: a reload in between
+            # (a new receiver, say) must apply to events written after it.
+            batch = Batch(conn, self._plan(), now, self._external_url)
             next_due = await batch.run(found, look_for_due=look)
             await mark_dispatched(conn, [e.seq for e in found], now)
             return found, batch, next_due
