@@ -162,7 +162,7 @@ def latency(requests: list[tuple[ExportTraceServiceRequest, Scanned | None]], rn
     get_us.sort()
     p99 = get_us[int(len(get_us) * 0.99)]
     print(f"  {label:<14} get(): p50 {statistics.median(get_us):7.0f} us  p99 {p99:7.0f} us;  "
-          f"to_dict(): p50 {statistics.median(doc_us):6.0f} us  ({index.traces_held} traces held)")
+          f"to_dict(): p50 {statistics.median(doc_us):6.0f} us  ({index.records_held:,} records held)")
 
 
 def main() -> None:

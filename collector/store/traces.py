@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import struct
 import sys
 import time
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
 import prometheus_client
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -26,14 +26,19 @@ from collector.store.traceview import LogEntry, SpanEntry, TraceView, build_view
 
 _ID_LEN = 16
 _NO_TRACE = bytes(_ID_LEN)
-_BAD_IDS = frozenset({_NO_TRACE})
-_IDS = struct.Struct(f"{_ID_LEN}s")
-# Resident cost of one trace's dict slot and key object, beyond its records (measured with tracemalloc).
-_TRACE_ENTRY_BYTES = 120
-# Cost of one more chunk of an already held trace: a list slot, and the list itself amortised.
-_LINK_BYTES = 24
-# Resident cost of a chunk's object, tuples and array headers beyond what sys.getsizeof reports of its parts.
-_CHUNK_BYTES = 240
+# Resident cost of a chunk's object, tuples, array headers and deque slots, beyond what sys.getsizeof
+# reports of its parts.
+_CHUNK_BYTES = 256
+# Resident cost of a segment's object and tuple beyond its arrays, and per chunk it names.
+_SEGMENT_BYTES = 200
+_SEGMENT_PER_CHUNK = 8
+# A segment indexes at most this many records (sealing sorts them: ~5 ms, once per 65,536 records)…
+_SEAL_MAX = 65_536
+# …and at least this many, unless max_bytes is so small that the index never holds as many.
+_SEAL_MIN = 1024
+# A segment's index (12 bytes a record) stays within 1/32 of max_bytes: it is freed only with its last chunk.
+_SEAL_SHARE = 32 * 12
+_EMPTY_BYTES = sys.getsizeof(b"")
 
 
 class _Chunk:
@@ -44,7 +49,8 @@ class _Chunk:
     ScopeSpans / ScopeLogs is serialised once, whole (one C call instead of one per record). Records are
     numbered across the non-empty scopes, in order, and found again by that number. `ids` holds each
     record's trace ID back to back in the same order, so a lookup finds a trace's records with
-    `bytes.find`, in C, and adding a chunk never sorts. `seq` numbers chunks in arrival order.
+    `bytes.find`, in C, until the chunk is sealed into a `_Segment` (which then holds what lookups need
+    and `ids` is let go). `seq` numbers chunks in arrival order.
     """
 
     __slots__ = ("blobs", "firsts", "ids", "logs", "received_ns", "records", "resources", "seq", "size", "whole")
@@ -74,11 +80,8 @@ class _Chunk:
             + 16 * (len(blobs) + len(resources))
         )
 
-    def distinct_ids(self) -> list[bytes]:
-        return list(dict.fromkeys([t for (t,) in _IDS.iter_unpack(self.ids)]))
-
     def release(self) -> None:
-        """Let go of the records (the chunk has left the index; a trace's list may still name it for a while)."""
+        """Let go of the records (the chunk has left the index; its segment may still name it for a while)."""
         self.blobs = self.resources = ()
         self.ids = b""
         self.firsts = array("I")
@@ -120,6 +123,42 @@ class _Chunk:
         return [(rs.resource, ss) for rs in spans.resource_spans for ss in rs.scope_spans if ss.spans]
 
 
+class _Segment:
+    """The sealed index of consecutive chunks: the first 8 bytes of each record's trace ID, sorted.
+
+    `keys[i]` is that prefix (as a little-endian integer) for the segment's record `order[i]`; records are
+    numbered across the segment's chunks, chunk k's first being `starts[k]`. That is 12 bytes a record,
+    where a dict entry and key object per trace cost ~120. Two traces may share a prefix: a record read
+    back is checked against the whole ID. A segment leaves the index with its last chunk.
+    """
+
+    __slots__ = ("chunks", "keys", "last", "order", "size", "starts")
+
+    def __init__(self, chunks: list[_Chunk]) -> None:
+        prefixes = np.frombuffer(b"".join(c.ids for c in chunks), dtype="<u8")[::2]
+        order = prefixes.argsort()
+        self.keys = prefixes[order]
+        self.order = order.astype(np.uint32)
+        self.chunks = tuple(chunks)
+        self.starts = array("I", accumulate((c.records for c in chunks[:-1]), initial=0))
+        self.last = chunks[-1]
+        self.size = (
+            _SEGMENT_BYTES + _SEGMENT_PER_CHUNK * len(chunks)
+            + sys.getsizeof(self.keys) + sys.getsizeof(self.order) + sys.getsizeof(self.starts)
+        )
+
+    def find(self, trace_id: bytes) -> list[tuple[_Chunk, int]]:
+        """(chunk, record number within it) of each record whose trace ID starts as `trace_id` does, in order."""
+        key = np.uint64(int.from_bytes(trace_id[:8], "little"))
+        keys = self.keys
+        lo, hi = int(keys.searchsorted(key, "left")), int(keys.searchsorted(key, "right"))
+        out = []
+        for number in sorted(self.order[lo:hi].tolist()):
+            k = bisect_right(self.starts, number) - 1
+            out.append((self.chunks[k], number - self.starts[k]))
+        return out
+
+
 def _traced(trace_id: bytes) -> bool:
     return len(trace_id) == _ID_LEN and trace_id != _NO_TRACE
 
@@ -127,8 +166,12 @@ def _traced(trace_id: bytes) -> bool:
 class TraceIndex:
     """Spans and log records by trace ID, oldest evicted first once older than `retention` or over `max_bytes`.
 
-    `bytes_held` is the estimated resident memory of the index (records, their resources and the index
-    itself), so `max_bytes` bounds memory, not just payload. Not thread-safe: use it from the event loop.
+    Each export request's records are one chunk. The newest chunks are looked through one by one; every
+    `_SEAL_MAX` records or so (fewer for a small `max_bytes`) they are sealed into a segment, a sorted
+    index of their trace IDs. Nothing is kept per trace, so a trace of one log record costs no more than
+    the record. `bytes_held` is the estimated resident memory of the index (records, their resources and
+    the index itself), so `max_bytes` bounds memory, not just payload. Not thread-safe: use it from the
+    event loop.
     """
 
     def __init__(
@@ -141,22 +184,26 @@ class TraceIndex:
     ) -> None:
         self._retention_ns = int(retention.total_seconds() * 1e9)
         self._max_bytes = max_bytes
+        self._seal_at = max(_SEAL_MIN, min(_SEAL_MAX, max_bytes // _SEAL_SHARE))
         self._clock = clock
+        # Every chunk held, oldest first (the order they are evicted in)…
         self._chunks: deque[_Chunk] = deque()
-        # The chunk holding each trace, or its chunks oldest first (the order they are evicted in). A list
-        # may still start with chunks that have left (`seq` below `_live_from`): an evicted chunk is not
-        # looked for in the lists that name it (one memmove per trace, and a long trace's list is long);
-        # a list sheds such chunks when it next grows, and a trace goes once its newest chunk has left.
-        self._traces: dict[bytes, _Chunk | list[_Chunk]] = {}
+        # …the sealed ones by segment, oldest first; a segment may still name chunks that have left
+        # (`seq` below `_live_from`), which lookups pass over…
+        self._segments: deque[_Segment] = deque()
+        # …and the newest ones, not sealed yet.
+        self._young: deque[_Chunk] = deque()
+        self._young_records = 0
         self._next_seq = 0
         self._live_from = 0
         self._bytes = 0
+        self._records = 0
         Gauge(
             "vigil_trace_index_bytes", "Estimated memory held by the trace index.", registry=registry
         ).set_function(lambda: self._bytes)
         Gauge(
-            "vigil_trace_index_traces", "Traces with spans or logs in the trace index.", registry=registry
-        ).set_function(lambda: len(self._traces))
+            "vigil_trace_index_records", "Spans and log records held in the trace index.", registry=registry
+        ).set_function(lambda: self._records)
         evicted = prometheus_client.Counter(
             "vigil_trace_index_evicted_total",
             "Spans and log records dropped from the trace index, by reason (age: retention.traces, "
@@ -172,8 +219,8 @@ class TraceIndex:
         return self._bytes
 
     @property
-    def traces_held(self) -> int:
-        return len(self._traces)
+    def records_held(self) -> int:
+        return self._records
 
     def add_spans(self, request: ExportTraceServiceRequest, received_ns: int, scanned: Scanned | None = None) -> None:
         """Index every span of an accepted request (`scanned`: what ingest read from it, when it did)."""
@@ -203,8 +250,7 @@ class TraceIndex:
         if not trace_ids:
             self.evict()
             return
-        distinct = dict.fromkeys(trace_ids)
-        if distinct.keys().isdisjoint(_BAD_IDS) and set(map(len, distinct)) == {_ID_LEN}:
+        if _NO_TRACE not in trace_ids and set(map(len, trace_ids)) == {_ID_LEN}:
             if body is not None:
                 # Every record is in the request's own bytes: keep those, serialise nothing.
                 blobs: tuple[bytes, ...] = (body,)
@@ -229,7 +275,6 @@ class TraceIndex:
             if not trace_ids:
                 self.evict()
                 return
-            distinct = dict.fromkeys(trace_ids)
             blobs, resources = tuple(kept_blobs), self._resources(resource_of)
         firsts = array("I", accumulate(sizes[:-1], initial=0))
         chunk = _Chunk(
@@ -237,7 +282,13 @@ class TraceIndex:
             firsts=firsts, ids=b"".join(trace_ids),
         )
         self._next_seq += 1
-        self._keep(chunk, distinct.keys())
+        self._chunks.append(chunk)
+        self._young.append(chunk)
+        self._young_records += chunk.records
+        self._records += chunk.records
+        self._bytes += chunk.size
+        if self._young_records >= self._seal_at:
+            self._seal()
         self.evict()
 
     @staticmethod
@@ -252,27 +303,20 @@ class TraceIndex:
             out.append(raw)
         return tuple(out)
 
-    def _keep(self, chunk: _Chunk, distinct: KeysView[bytes]) -> None:
-        traces = self._traces
-        known = traces.keys() & distinct
-        live_from = self._live_from
-        for t in known:
-            held = traces[t]
-            if isinstance(held, list):
-                if held[len(held) // 2].seq < live_from:
-                    # At least half of the list has left: trimming now costs O(1) per chunk ever added.
-                    del held[: bisect_left(held, live_from, key=_seq)]
-                held.append(chunk)
-            else:
-                traces[t] = [held, chunk]
-        # Most traces are new, and then sit in one chunk: hold it directly and spare a list per trace.
-        # Adding them all at once keeps the loop above (in Python) to the traces already held.
-        before = len(traces)
-        traces.update(dict.fromkeys(distinct - known if known else distinct, chunk))
-        new = len(traces) - before
-        chunk.size += len(known) * _LINK_BYTES
-        self._chunks.append(chunk)
-        self._bytes += chunk.size + new * _TRACE_ENTRY_BYTES
+    def _seal(self) -> None:
+        """Index the young chunks in a new segment, which from now on finds their records."""
+        young = list(self._young)
+        segment = _Segment(young)
+        freed = 0
+        for chunk in young:
+            ids = sys.getsizeof(chunk.ids) - _EMPTY_BYTES
+            chunk.size -= ids
+            freed += ids
+            chunk.ids = b""
+        self._segments.append(segment)
+        self._young.clear()
+        self._young_records = 0
+        self._bytes += segment.size - freed
 
     def evict(self, now_ns: int | None = None) -> None:
         """Drop chunks older than the retention, then the oldest ones until under `max_bytes`."""
@@ -284,58 +328,66 @@ class TraceIndex:
             self._evicted_bytes.inc(self._drop(chunks.popleft()))
 
     def _drop(self, chunk: _Chunk) -> int:
-        traces = self._traces
-        distinct = chunk.distinct_ids()
-        # Chunks leave in arrival order: a trace whose newest chunk leaves has nothing left.
-        gone = [
-            t for t, held in zip(distinct, map(traces.__getitem__, distinct), strict=True)
-            if held is chunk or (isinstance(held, list) and held[-1] is chunk)
-        ]
-        for t in gone:
-            del traces[t]
+        # Chunks leave in arrival order: a young chunk leaves after every segment has.
+        if self._young and self._young[0] is chunk:
+            self._young.popleft()
+            self._young_records -= chunk.records
+        elif self._segments[0].last is chunk:
+            self._bytes -= self._segments.popleft().size
         self._live_from = chunk.seq + 1
-        self._bytes -= chunk.size + len(gone) * _TRACE_ENTRY_BYTES
+        self._bytes -= chunk.size
         records = chunk.records
+        self._records -= records
         chunk.release()
         return records
 
     def get(self, trace_id: bytes) -> TraceView | None:
         """Every span and log record held for `trace_id`, decoded; None if nothing is known about it."""
         self.evict()
-        held = self._traces.get(trace_id)
-        if held is None:
+        if len(trace_id) != _ID_LEN:
             return None
+        live_from = self._live_from
+        # The records to read, by chunk, oldest chunk first.
+        found: dict[_Chunk, list[int]] = {}
+        for segment in self._segments:
+            for chunk, number in segment.find(trace_id):
+                if chunk.seq >= live_from:
+                    found.setdefault(chunk, []).append(number)
+        for chunk in self._young:
+            numbers = chunk.record_numbers(trace_id)
+            if numbers:
+                found[chunk] = numbers
         spans: list[SpanEntry] = []
         logs: list[LogEntry] = []
         # One object per distinct resource, shared by its entries (the view works each out once).
         resources: dict[bytes, Any] = {}
         parsed: dict[object, Any] = {}
-        for chunk in held if isinstance(held, list) else (held,):
-            if chunk.seq < self._live_from:
-                continue
+        for chunk, numbers in found.items():
             copied: dict[int, tuple[Any, Any, Any]] = {}
-            for number in chunk.record_numbers(trace_id):
+            for number in numbers:
                 g = bisect_right(chunk.firsts, number) - 1
-                found = copied.get(g)
-                if found is None:
+                scope_of = copied.get(g)
+                if scope_of is None:
                     resource, message = chunk.scope(g, parsed)
                     raw = resource.SerializeToString()
                     shared = resources.get(raw)
                     if shared is None:
                         shared = resources[raw] = _copy(resource)
-                    found = copied[g] = (message, shared, _copy(message.scope))
-                message, resource, scope = found
+                    scope_of = copied[g] = (message, shared, _copy(message.scope))
+                message, resource, scope = scope_of
                 index = number - chunk.firsts[g]
+                # A segment finds records by the first half of their trace ID: check the whole of it.
                 if chunk.logs:
-                    logs.append(LogEntry(_copy(message.log_records[index]), resource, scope, chunk.received_ns))
+                    record = message.log_records[index]
+                    if record.trace_id == trace_id:
+                        logs.append(LogEntry(_copy(record), resource, scope, chunk.received_ns))
                 else:
-                    spans.append(SpanEntry(_copy(message.spans[index]), resource, scope, chunk.received_ns))
+                    record = message.spans[index]
+                    if record.trace_id == trace_id:
+                        spans.append(SpanEntry(_copy(record), resource, scope, chunk.received_ns))
+        if not spans and not logs:
+            return None
         return build_view(trace_id, spans, logs)
-
-
-
-def _seq(chunk: _Chunk) -> int:
-    return chunk.seq
 
 
 def _copy(record: Any) -> Any:

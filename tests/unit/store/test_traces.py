@@ -142,14 +142,14 @@ def test_log_records_without_a_trace_id_are_not_indexed() -> None:
     untraced = LogRecord(time_unix_nano=T0, body=AnyValue(string_value="no trace"))
     zero = LogRecord(time_unix_nano=T0, body=AnyValue(string_value="zero trace"), trace_id=bytes(16))
     idx.add_logs(logs_request(untraced, log("a", 1), zero, log("b", 2, OTHER), log("c", 3)), T0)
-    assert idx.traces_held == 2
+    assert idx.records_held == 3  # a, b and c, in two traces
     assert idx.get(bytes(16)) is None
     mine, other = idx.get(TRACE), idx.get(OTHER)
     assert mine is not None and other is not None
     assert [e.record.body.string_value for e in mine.logs] == ["a", "c"]
     assert [e.record.body.string_value for e in other.logs] == ["b"]
     idx.add_logs(logs_request(untraced), T0)
-    assert idx.traces_held == 2
+    assert idx.records_held == 3
 
 
 def test_each_span_keeps_the_resource_and_scope_it_came_with() -> None:
@@ -187,7 +187,7 @@ def test_metrics_report_what_is_held_on_the_given_registry() -> None:
     idx = index(registry=registry)
     idx.add_spans(spans_request(span(1, None, 0), span(2, None, 0, trace=OTHER)), T0)
     idx.add_logs(logs_request(log("x", 1)), T0)
-    assert registry.get_sample_value("vigil_trace_index_traces") == 2
+    assert registry.get_sample_value("vigil_trace_index_records") == 3  # two spans and a log record
     assert registry.get_sample_value("vigil_trace_index_bytes") == idx.bytes_held > 0
     for reason in ("age", "bytes"):
         assert registry.get_sample_value("vigil_trace_index_evicted_total", {"reason": reason}) == 0

@@ -73,7 +73,7 @@ def test_traces_older_than_retention_are_evicted_by_age() -> None:
 
     now[0] = T0 + 51 * 60 * SECOND
     idx.evict()
-    assert (idx.traces_held, idx.bytes_held) == (0, 0)
+    assert (idx.records_held, idx.bytes_held) == (0, 0)
     assert registry.get_sample_value("vigil_trace_index_evicted_total", {"reason": "age"}) == 22
     assert registry.get_sample_value("vigil_trace_index_evicted_total", {"reason": "bytes"}) == 0
 

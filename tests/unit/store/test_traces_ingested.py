@@ -75,7 +75,7 @@ def test_a_request_kept_as_its_body_reads_back_as_the_request_itself() -> None:
         assert want is not None and got is not None
         assert len(got.spans) == 6  # one per scope and request
         assert got.to_dict() == want.to_dict()
-    assert from_ingest.traces_held == bare.traces_held == 3
+    assert from_ingest.records_held == bare.records_held == 18  # 3 scopes x 3 traces, twice
 
 
 def test_log_records_without_a_trace_are_left_out_as_before() -> None:
@@ -91,7 +91,7 @@ def test_log_records_without_a_trace_are_left_out_as_before() -> None:
     view = idx.get(TRACES[0])
     assert view is not None
     assert [e.record.body.string_value for e in view.logs] == ["log 1", "log 3", "log 5"]
-    assert idx.traces_held == 1
+    assert idx.records_held == 3
 
 
 def test_a_long_trace_keeps_exactly_the_spans_of_the_requests_still_held() -> None:
@@ -112,7 +112,7 @@ def test_a_long_trace_keeps_exactly_the_spans_of_the_requests_still_held() -> No
         assert [s.span.name for s in view.spans] == [f"http-{1000 * j + 1}" for j in range(i + 1 - held, i + 1)]
     assert idx.bytes_held <= 12 * size
     idx.evict(T0 + 31 * 60 * SECOND)
-    assert (idx.traces_held, idx.bytes_held) == (0, 0)
+    assert (idx.records_held, idx.bytes_held) == (0, 0)
     assert idx.get(long_trace) is None
 
 
