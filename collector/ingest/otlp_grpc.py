@@ -1,4 +1,10 @@
-"""OTLP/gRPC receiver (grpc.aio): the trace, metrics and logs Export services (DESIGN §8)."""
+"""OTLP/gRPC receiver (grpc.aio): the trace, metrics and logs Export services (DESIGN §8).
+
+The services are registered with no request deserializer: each Export receives its request's bytes,
+parses them as the HTTP receiver does (an undecodable one is INVALID_ARGUMENT with a message, not
+gRPC's generic INTERNAL), and hands the bytes on with the request, so the trace index keeps them as
+they are instead of serialising the spans again.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,27 @@ from typing import Any
 import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from collector.errors import IngestError, OverloadedError, UnauthorizedError
 from collector.ingest.admission import admit
 from collector.ingest.auth import TokenCheck
 from collector.ingest.backpressure import BatchQueue
+from collector.ingest.decode import WireFormat, decode_request
 from collector.ingest.stats import IngestStats
-from collector.model import ExportRequest, Signal
+from collector.model import Signal
 
 _RESPONSES: dict[Signal, Any] = {
     Signal.SPANS: trace_service_pb2.ExportTraceServiceResponse,
     Signal.METRICS: metrics_service_pb2.ExportMetricsServiceResponse,
     Signal.LOGS: logs_service_pb2.ExportLogsServiceResponse,
+}
+_SERVICES = {
+    Signal.SPANS: trace_service_pb2.DESCRIPTOR.services_by_name["TraceService"].full_name,
+    Signal.METRICS: metrics_service_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
+    Signal.LOGS: logs_service_pb2.DESCRIPTOR.services_by_name["LogsService"].full_name,
 }
 _REJECTED_FIELD = {
     Signal.SPANS: "rejected_spans",
@@ -39,13 +51,14 @@ class GrpcExport:
         self._stats = stats
         self._tokens = tokens
 
-    async def export(self, signal: Signal, request: ExportRequest, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def export(self, signal: Signal, body: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
             self._tokens.check(_metadata(context, "authorization"))
             self._queue.check_open()
-            decoded = admit(signal, request, self._queue, self._stats)
+            request = decode_request(signal, body, WireFormat.PROTOBUF)
+            decoded = admit(signal, request, self._queue, self._stats, body)
             response = _RESPONSES[signal]()
             if decoded.rejected:
                 setattr(response.partial_success, _REJECTED_FIELD[signal], decoded.rejected)
@@ -85,28 +98,14 @@ def _retry_metadata(exc: IngestError, code: grpc.StatusCode) -> tuple[tuple[str,
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 
-class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, export: GrpcExport) -> None:
-        self._export = export
+def _service(export: GrpcExport, signal: Signal) -> grpc.GenericRpcHandler:
+    async def handle(body: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        return await export.export(signal, body, context)
 
-    async def Export(self, request: Any, context: Any) -> Any:
-        return await self._export.export(Signal.SPANS, request, context)
-
-
-class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, export: GrpcExport) -> None:
-        self._export = export
-
-    async def Export(self, request: Any, context: Any) -> Any:
-        return await self._export.export(Signal.METRICS, request, context)
-
-
-class _LogsService(logs_service_pb2_grpc.LogsServiceServicer):
-    def __init__(self, export: GrpcExport) -> None:
-        self._export = export
-
-    async def Export(self, request: Any, context: Any) -> Any:
-        return await self._export.export(Signal.LOGS, request, context)
+    method = grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=None, response_serializer=_RESPONSES[signal].SerializeToString
+    )
+    return grpc.method_handlers_generic_handler(_SERVICES[signal], {"Export": method})
 
 
 def make_grpc_server(export: GrpcExport, address: str, max_request_bytes: int) -> tuple[grpc.aio.Server, int]:
@@ -117,14 +116,6 @@ def make_grpc_server(export: GrpcExport, address: str, max_request_bytes: int) -
             ("grpc.max_send_message_length", 4 * 2**20),
         ],
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _TraceService(export), server
-    )
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _MetricsService(export), server
-    )
-    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _LogsService(export), server
-    )
+    server.add_generic_rpc_handlers([_service(export, signal) for signal in Signal])
     port = server.add_insecure_port(address)
     return server, port
