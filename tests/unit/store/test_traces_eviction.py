@@ -14,6 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from prometheus_client import CollectorRegistry
 
 from collector.store.traces import TraceIndex
+from tests.unit.store.resident import resident_after
 
 T0 = 1_767_225_600_000_000_000
 SECOND = 10**9
@@ -110,16 +111,12 @@ def test_ten_times_max_bytes_keeps_the_newest_and_memory_flat() -> None:
 def test_resident_memory_stays_within_one_and_a_half_times_the_raw_spans() -> None:
     idx = TraceIndex(retention=timedelta(minutes=30), max_bytes=2**40, clock=lambda: T0)
     batches = [request(100, 10)[0] for _ in range(10)]
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
+
+    def add() -> None:
         for req in batches:
             idx.add_spans(req, T0)
-        gc.collect()
-        resident = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+
+    resident = resident_after(add)
     raw = sum(raw_size(r) for r in batches)
     assert resident <= 1.5 * raw
     assert resident <= idx.bytes_held <= 1.2 * resident

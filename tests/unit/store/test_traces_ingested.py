@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import os
-import tracemalloc
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from collector.ingest.validation import validate
 from collector.model import Scanned, Signal
 from collector.store.traces import TraceIndex
+from tests.unit.store.resident import resident_after
 
 T0 = 1_767_225_600_000_000_000
 MS = 1_000_000
@@ -134,19 +133,14 @@ def test_memory_held_stays_within_one_and_a_half_times_the_raw_spans_and_is_acco
     raw = sum(s.ByteSize() for b in bodies for s in ExportTraceServiceRequest.FromString(b).resource_spans[0]
               .scope_spans[0].spans)
     idx = TraceIndex(retention=timedelta(minutes=30), max_bytes=2**40, clock=lambda: T0)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
+
+    def add() -> None:
         for sent in bodies:
             body = bytes(bytearray(sent))  # a body read from a socket is new memory
             parsed = ExportTraceServiceRequest.FromString(body)
             idx.add_spans(parsed, T0, validate(Signal.SPANS, parsed, body).scanned)
-            del body, parsed
-        gc.collect()
-        resident = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+
+    resident = resident_after(add)
     assert resident <= 1.5 * raw
     assert resident <= idx.bytes_held <= 1.2 * resident
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import random
-import tracemalloc
 from datetime import timedelta
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -13,6 +11,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from prometheus_client import CollectorRegistry
 
 from collector.store.traces import TraceIndex
+from tests.unit.store.resident import resident_after
 from tests.unit.store.test_traces import MS, T0, TRACE, log, logs_request, span, spans_request
 
 # Small enough that the index seals a segment every 1,024 records.
@@ -103,16 +102,12 @@ def test_logs_of_one_record_per_trace_take_at_most_one_and_a_half_times_their_si
         r.ByteSize() for req in requests for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records
     )
     idx = index(max_bytes=2**40)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
+
+    def add() -> None:
         for req in requests:
             idx.add_logs(req, T0)
-        gc.collect()
-        resident = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+
+    resident = resident_after(add)
     assert resident <= 1.5 * raw
     assert resident <= idx.bytes_held <= 1.1 * resident
     request: ExportLogsServiceRequest = requests[3]
