@@ -1,6 +1,7 @@
 """Ingest throughput of a real `vigil run`, driven from a separate process.
 
     .venv/bin/python bench/ingest.py [--seconds 4] [--connections 8] [--rules 0 50] [--at now|fixed]
+                                     [--transports http/protobuf http/json grpc] [--signals spans logs metrics]
 
 The daemon is pinned to CPU 0 and this load generator to CPU 1. For each
 transport (OTLP/HTTP protobuf, OTLP/HTTP JSON, OTLP/gRPC) and signal it sends
@@ -40,6 +41,7 @@ from machine import machine  # noqa: E402
 from tests.integration.daemon import free_port  # noqa: E402
 
 PATHS = {"spans": "/v1/traces", "logs": "/v1/logs", "metrics": "/v1/metrics"}
+TRANSPORTS = ("http/protobuf", "http/json", "grpc")
 GRPC_METHODS = {
     "spans": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
@@ -165,6 +167,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rules", type=int, nargs="*", default=[0, 50])
     parser.add_argument("--at", choices=("now", "fixed"), default="now", help="time stamped on the items")
+    parser.add_argument("--transports", nargs="+", choices=TRANSPORTS, default=list(TRANSPORTS),
+                        help="only these transports (default: all)")
+    parser.add_argument("--signals", nargs="+", choices=tuple(PATHS), default=list(PATHS),
+                        help="only these signals (default: all)")
     args = parser.parse_args()
 
     messages = {"spans": spans_request(), "logs": logs_request(), "metrics": metrics_request()}
@@ -185,8 +191,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             proc, listen = run_daemon(Path(tmp), rule_count)
             try:
-                for transport in ("http/protobuf", "http/json", "grpc"):
-                    for signal in ("spans", "logs", "metrics"):
+                for transport in args.transports:
+                    for signal in args.signals:
                         pb, js = bodies[signal]
                         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
                         if transport == "grpc":
