@@ -142,22 +142,32 @@ def _span_problem(span: Any) -> str | None:
 # --- logs ----------------------------------------------------------------------------------
 
 def _check_logs(request: Any, rejections: Rejections, scanned: Scanned) -> tuple[int, bool]:
-    """The log records kept, and whether a kept one was rewritten. What is read goes to `scanned`."""
+    """The log records kept, and whether a kept one was rewritten. What is read goes to `scanned`.
+
+    Both IDs are optional, so a scope's IDs are judged together first (lengths and all-zero values,
+    in C); only a scope where that finds something is checked record by record.
+    """
     accepted = 0
     rewritten = False
     records = scanned.records
-    see_id = scanned.trace_ids.append
+    trace_ids = scanned.trace_ids
     for r, resource_logs in enumerate(request.resource_logs):
         for s, scope_logs in enumerate(resource_logs.scope_logs):
             log_records = scope_logs.log_records
             wrapped = list(log_records)
             records += wrapped
+            scope_ids = [record.trace_id for record in wrapped]
+            trace_ids += scope_ids
+            if _optional_ids_valid(scope_ids, TRACE_ID_BYTES, ZERO_TRACE_ID) and _optional_ids_valid(
+                [record.span_id for record in wrapped], SPAN_ID_BYTES, ZERO_SPAN_ID
+            ):
+                accepted += len(wrapped)
+                continue
             bad: list[int] = []
             i = 0
             for record in wrapped:
                 trace_id = record.trace_id
                 span_id = record.span_id
-                see_id(trace_id)
                 if (
                     (trace_id and (len(trace_id) != TRACE_ID_BYTES or trace_id == ZERO_TRACE_ID))
                     or (span_id and (len(span_id) != SPAN_ID_BYTES or span_id == ZERO_SPAN_ID))
@@ -174,6 +184,11 @@ def _check_logs(request: Any, rejections: Rejections, scanned: Scanned) -> tuple
             if bad:
                 remove(log_records, bad)
     return accepted, rewritten
+
+
+def _optional_ids_valid(ids: list[bytes], size: int, zero: bytes) -> bool:
+    """Whether each ID is empty, or `size` bytes and not all zeros."""
+    return set(map(len, ids)) <= {0, size} and zero not in ids
 
 
 def _log_problem(record: Any) -> str | None:

@@ -89,3 +89,20 @@ def test_the_trace_ids_read_go_on_and_the_body_only_while_the_request_is_unchang
     assert cleared.scanned is not None and cleared.scanned.body is None
     rejected = validate(Signal.LOGS, request_of(record("a", trace_id=b"\x01")), b"body")
     assert rejected.rejected == 1 and rejected.scanned is None
+
+
+def test_each_scope_is_judged_on_its_own_ids() -> None:
+    # Scopes whose IDs are all fine sit beside one with a zero span ID and one with a short trace ID.
+    fine = ScopeLogs(log_records=[record("a", trace_id=TRACE, span_id=SPAN), record("b")])
+    zero = ScopeLogs(log_records=[record("c", trace_id=TRACE), record("d", trace_id=TRACE, span_id=bytes(8))])
+    short = ScopeLogs(log_records=[record("e"), record("f", span_id=SPAN), record("g", trace_id=TRACE[:15])])
+    request = ExportLogsServiceRequest(resource_logs=[
+        ResourceLogs(scope_logs=[fine, zero]), ResourceLogs(scope_logs=[fine, short, fine]),
+    ])
+    decoded = validate(Signal.LOGS, request, request.SerializeToString())
+    assert (decoded.accepted, decoded.rejected) == (10, 1)
+    assert decoded.message == "1 log record rejected: resourceLogs[1].scopeLogs[1].logRecords[2]: " \
+        "traceId is 15 bytes long, must be 16"
+    assert bodies(decoded.request) == ["a", "b", "c", "d", "a", "b", "e", "f", "a", "b"]
+    cleared = decoded.request.resource_logs[0].scope_logs[1].log_records[1]
+    assert (cleared.trace_id, cleared.span_id) == (TRACE, b"")
