@@ -4,7 +4,8 @@ A record's time is its `time_unix_nano`, or `observed_time_unix_nano` when that 
 unset. `severity` is the record's SeverityNumber (0, unspecified, reads as
 missing); `body` is a filter-only key matched against the body's text.
 Exemplars are records that carry a trace ID, those at ERROR or above first,
-then the newest.
+then the newest. A record that no rule can select, given its resource's service
+and its severity, is only looked at to count it if late: its attributes are not read.
 """
 
 from __future__ import annotations
@@ -120,11 +121,16 @@ def read_logs(
     lo = hi = 0
     current: dict[tuple[Any, ...], list[Any]] = {}
     first = 0
+    may_feed = plan.may_feed
     for resource, n in resources:
         base = resource_base(resource.attributes, layout)
         if body_i:
             base[body_i] = ()
         const = tuple(base) if not (n_attrs or sev_i or body_matchers) else None
+        service = (0, base[0])
+        # By severity: whether a record of this resource can feed any rule. Most records of a busy
+        # service feed none (rules select errors): those are counted if late, and read no further.
+        feeds: dict[int, bool] = {}
         stop = first + n
         for lr in records[first:stop]:
             t = lr.time_unix_nano or lr.observed_time_unix_nano
@@ -133,6 +139,12 @@ def read_logs(
                     late += 1
                     continue
                 t = received_ns
+            sev = lr.severity_number if sev_i else 0
+            feeding = feeds.get(sev)
+            if feeding is None:
+                feeding = feeds[sev] = may_feed((service, (sev_i, sev)) if sev_i else (service,))
+            if not feeding:
+                continue
             if not lo <= t < hi:
                 step = t // step_ns
                 lo, hi = step * step_ns, (step + 1) * step_ns
@@ -151,7 +163,7 @@ def read_logs(
                             if found == every:
                                 break
                 if sev_i:
-                    vals[sev_i] = lr.severity_number
+                    vals[sev_i] = sev
                 if body_matchers:
                     text = body_text(lr.body)
                     vals[body_i] = tuple([m.matches(text) for m in body_matchers])

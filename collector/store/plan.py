@@ -8,7 +8,8 @@ from the resource only, as OTel defines it. Attribute slots hold a string value 
 it is and any other value as the serialized ``KeyValue`` bytes (metric points: always
 the bytes), both cheap to take and hashable; bytes are decoded only when a tuple is
 seen for the first time, when `targets` runs every rule's matchers once and
-remembers the answer.
+remembers the answer. `may_feed` answers the same question early, from the slots
+known before a record's attributes are read (its service, a log record's severity).
 """
 
 from __future__ import annotations
@@ -171,6 +172,7 @@ class Plan:
         self.layout = layout
         self.routes = routes
         self.memo: dict[tuple[Any, ...], list[tuple[Any, tuple[str, ...]]]] = {}
+        self._may_feed: dict[tuple[tuple[int, Any], ...], bool] = {}
         self._unindexed: list[tuple[int, Route]] = []
         self._index: dict[int, dict[str, list[tuple[int, Route]]]] = {}
         for pos, route in enumerate(routes):
@@ -193,6 +195,30 @@ class Plan:
                 found += by_text.get(text, ())
         if len(self._index) > 1 or (self._index and self._unindexed):
             found.sort(key=_position)
+        return found
+
+    def may_feed(self, known: tuple[tuple[int, Any], ...]) -> bool:
+        """Whether a key tuple holding `known` (slot, raw value) pairs can feed any route, whatever else it holds.
+
+        When not, `targets` is empty for every such tuple. A reader asks before it fills the slots that
+        cost most to read (a record's attributes): a record that can feed nothing is read no further.
+        Only the matchers on known slots are checked.
+        """
+        found = self._may_feed.get(known)
+        if found is not None:
+            return found
+        partial: list[Any] = [None] * len(self.layout.keys)
+        for slot, raw in known:
+            partial[slot] = raw
+        values = self.layout.decode(tuple(partial))
+        slots = {slot for slot, _ in known}
+        found = any(
+            all(isinstance(m, int) or slot not in slots or m.matches(values[slot]) for slot, m in route.where)
+            for route in self.routes
+        )
+        if len(self._may_feed) >= MEMO_LIMIT:
+            self._may_feed.clear()
+        self._may_feed[known] = found
         return found
 
     def targets(self, tup: tuple[Any, ...]) -> list[tuple[Any, tuple[str, ...]]]:

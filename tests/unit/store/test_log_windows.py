@@ -39,6 +39,42 @@ def test_severity_filter_counts_error_and_above() -> None:
     assert h.store.query("r", *MINUTE)[("checkout",)].samples == 3
 
 
+CHECKOUT_ERRORS = SeriesSelector(Signal.LOGS, where=(*ERRORS.where, Matcher("service.name", Op.EQ, "checkout")),
+                                 by=("service.name", "code.function"))
+
+
+def test_severity_filter_is_judged_per_resource_and_with_the_records_attributes() -> None:
+    # Errors of `checkout` only, by an attribute: only the errors of the checkout resource count,
+    # each under its own attribute value.
+    h = Harness({"r": CHECKOUT_ERRORS})
+    request = logs_request([log(severity=s, attrs={"code.function": "pay"}) for s in (17, 9, 21, 17)],
+                           resource={"service.name": "payments"})
+    for name in ("checkout", "shipping"):
+        # A record's own service.name attribute does not make it the resource's service.
+        records = [log(severity=s, attrs={"code.function": f"{name}-{s}", "service.name": "checkout"})
+                   for s in (9, 17, 17, 21)]
+        request.resource_logs.extend(logs_request(records, resource={"service.name": name}).resource_logs)
+    h.send(Signal.LOGS, request)
+    assert {k: v.samples for k, v in h.store.query("r", *MINUTE).items()} == {
+        ("checkout", "checkout-17"): 2, ("checkout", "checkout-21"): 1,
+    }
+
+
+def test_negated_severity_filter_counts_records_without_severity() -> None:
+    h = Harness({"r": SeriesSelector(Signal.LOGS, where=(Matcher("severity", Op.GTE, 17.0, negate=True),),
+                                     by=("code.function",))})
+    h.send(Signal.LOGS, logs_request([log(severity=s, attrs={"code.function": "f"}) for s in (0, 9, 13, 17, 21)]))
+    assert {k: v.samples for k, v in h.store.query("r", *MINUTE).items()} == {("f",): 3}
+
+
+def test_old_records_no_rule_selects_are_still_counted_as_late() -> None:
+    h = Harness({"r": CHECKOUT_ERRORS})
+    h.send(Signal.LOGS, logs_request([log(NOW - 7200 * S, severity=9), log(NOW - 7200 * S, severity=17), log()]))
+    h.send(Signal.LOGS, logs_request([log(NOW - 7200 * S, severity=17)], resource={"service.name": "elsewhere"}))
+    assert h.metric("vigil_store_late_items_total", {"signal": "logs"}) == 3
+    assert h.store.query("r", *MINUTE) == {}
+
+
 def test_body_regex_filter_and_body_reads_empty_in_by() -> None:
     h = Harness({
         "r": SeriesSelector(Signal.LOGS, where=(Matcher("body", Op.REGEX, re.compile(".*timeout.*")),),
