@@ -126,7 +126,9 @@ def read_logs(
         base = resource_base(resource.attributes, layout)
         if body_i:
             base[body_i] = ()
-        const = tuple(base) if not (n_attrs or sev_i or body_matchers) else None
+        # Records of a service that no rule reading attributes selects are not read for them.
+        read_attrs = n_attrs and plan.reads_attributes(base[0])
+        const = tuple(base) if not (read_attrs or sev_i or body_matchers) else None
         service = (0, base[0])
         # By severity: whether a record of this resource can feed any rule. Most records of a busy
         # service feed none (rules select errors): those are counted if late, and read no further.
@@ -153,7 +155,7 @@ def read_logs(
                 tup = const
             else:
                 vals = base.copy()
-                if n_attrs:
+                if read_attrs:
                     found = 0  # a bit per slot this record has filled
                     for kv in lr.attributes:
                         slot = get_slot(kv.key)

@@ -9,7 +9,8 @@ it is and any other value as the serialized ``KeyValue`` bytes (metric points: a
 the bytes), both cheap to take and hashable; bytes are decoded only when a tuple is
 seen for the first time, when `targets` runs every rule's matchers once and
 remembers the answer. `may_feed` answers the same question early, from the slots
-known before a record's attributes are read (its service, a log record's severity).
+known before a record's attributes are read (its service, a log record's severity),
+and `reads_attributes` whether a service's records need their attributes read at all.
 """
 
 from __future__ import annotations
@@ -173,6 +174,12 @@ class Plan:
         self.routes = routes
         self.memo: dict[tuple[Any, ...], list[tuple[Any, tuple[str, ...]]]] = {}
         self._may_feed: dict[tuple[tuple[int, Any], ...], bool] = {}
+        # The routes that read a record attribute (in `where` or `by`), and by service whether one may match.
+        attr_slots = set(layout.attrs.values())
+        self._attr_routes = [
+            r for r in routes if attr_slots.intersection(r.by) or any(slot in attr_slots for slot, _ in r.where)
+        ]
+        self._reads_attributes: dict[str | None, bool] = {}
         self._unindexed: list[tuple[int, Route]] = []
         self._index: dict[int, dict[str, list[tuple[int, Route]]]] = {}
         for pos, route in enumerate(routes):
@@ -219,6 +226,24 @@ class Plan:
         if len(self._may_feed) >= MEMO_LIMIT:
             self._may_feed.clear()
         self._may_feed[known] = found
+        return found
+
+    def reads_attributes(self, service: str | None) -> bool:
+        """Whether a record of `service` may feed a route that reads a record attribute.
+
+        When not, its reader leaves the attribute slots as the resource filled them: no route that
+        could take the record looks at them, so `targets` answers alike.
+        """
+        found = self._reads_attributes.get(service)
+        if found is None:
+            values = self.layout.decode((service,) + (None,) * (len(self.layout.keys) - 1))
+            found = any(
+                all(isinstance(m, int) or slot != 0 or m.matches(values[0]) for slot, m in route.where)
+                for route in self._attr_routes
+            )
+            if len(self._reads_attributes) >= MEMO_LIMIT:
+                self._reads_attributes.clear()
+            self._reads_attributes[service] = found
         return found
 
     def targets(self, tup: tuple[Any, ...]) -> list[tuple[Any, tuple[str, ...]]]:

@@ -64,7 +64,9 @@ def read_spans(
     first = 0
     for resource, n in resources:
         base = resource_base(resource.attributes, layout)
-        const = tuple(base) if not (n_attrs or name_i or kind_i or status_i) else None
+        # Spans of a service that no rule reading attributes selects are not read for them.
+        read_attrs = n_attrs and plan.reads_attributes(base[0])
+        const = tuple(base) if not (read_attrs or name_i or kind_i or status_i) else None
         stop = first + n
         for sp in spans[first:stop]:
             end = sp.end_time_unix_nano
@@ -86,7 +88,7 @@ def read_spans(
                 tup = const
             else:
                 vals = base.copy()
-                if n_attrs:
+                if read_attrs:
                     found = 0  # a bit per slot this record has filled
                     for kv in sp.attributes:
                         slot = get_slot(kv.key)

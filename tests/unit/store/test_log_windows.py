@@ -33,6 +33,18 @@ def test_count_and_rate_by_attribute() -> None:
     assert stats[("db",)].measure("latency_p99") is None
 
 
+def test_each_service_is_read_for_the_attributes_of_the_rules_that_may_select_it() -> None:
+    h = Harness({
+        "loggers": SeriesSelector(Signal.LOGS, where=(Matcher("service.name", Op.EQ, "checkout"),), by=("logger",)),
+        "all": SeriesSelector(Signal.LOGS, by=("service.name",)),
+    })
+    for service in ("checkout", "cart"):
+        records = [log(NOW - i * S, attrs={"logger": "db" if i % 3 else "web"}) for i in range(1, 31)]
+        h.send(Signal.LOGS, logs_request(records, resource={"service.name": service, "logger": "root"}))
+    assert {k: v.samples for k, v in h.store.query("loggers", *MINUTE).items()} == {("db",): 20, ("web",): 10}
+    assert {k: v.samples for k, v in h.store.query("all", *MINUTE).items()} == {("checkout",): 30, ("cart",): 30}
+
+
 def test_severity_filter_counts_error_and_above() -> None:
     h = Harness({"r": ERRORS})
     h.send(Signal.LOGS, logs_request([log(severity=s) for s in (5, 9, 13, 17, 18, 21, 0)]))

@@ -76,6 +76,24 @@ def test_record_attributes_win_over_resource_attributes_and_missing_keys_read_em
     assert series == {("/from-span", ""): 1, ("/from-resource", ""): 1, ("/from-resource", "blue"): 1}
 
 
+def test_each_service_is_read_for_the_attributes_of_the_rules_that_may_select_it() -> None:
+    not_cart = Matcher("service.name", Op.EQ, "cart", negate=True)
+    h = Harness({
+        "routes": SeriesSelector(Signal.SPANS, where=(not_cart,), by=("http.route",)),
+        "env": SeriesSelector(Signal.SPANS, where=(Matcher("env", Op.EQ, "prod"),), by=("service.name",)),
+        "all": SeriesSelector(Signal.SPANS, by=("service.name",)),
+    })
+    for service in ("checkout", "cart", "search"):
+        h.spans([span(attrs={"http.route": f"/{service}/{i % 2}", "env": "prod" if i % 3 else "dev"})
+                 for i in range(6)], resource={"service.name": service, "http.route": "/resource"})
+    def samples(rule: str) -> dict[tuple[str, ...], int]:
+        return {k: v.samples for k, v in h.store.query(rule, *MINUTE).items()}
+
+    assert samples("routes") == {(f"/{s}/{i}",): 3 for s in ("checkout", "search") for i in (0, 1)}
+    assert samples("env") == {(s,): 4 for s in ("checkout", "cart", "search")}
+    assert samples("all") == {(s,): 6 for s in ("checkout", "cart", "search")}
+
+
 def test_by_reads_span_fields_and_attribute_values_as_text() -> None:
     h = Harness({"r": SeriesSelector(Signal.SPANS, by=("span.name", "span.kind", "status.code", "code", "ok"))})
     h.spans([span(name="GET /a", kind=3, error=True, attrs={"code": 500, "ok": False}), span(name="x", kind=1)])
