@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from collector.model import SEVERITY_NUMBERS, Scanned
 from collector.store.packed import exemplar_rows
-from collector.store.plan import Plan, body_text, resource_base
+from collector.store.plan import Plan, body_text, record_attributes, resource_base
 from collector.store.series import Series, Table
 from collector.store.windows import (
     MAX_EXEMPLARS,
@@ -156,14 +156,7 @@ def read_logs(
             else:
                 vals = base.copy()
                 if read_attrs:
-                    found = 0  # a bit per slot this record has filled
-                    for kv in lr.attributes:
-                        slot = get_slot(kv.key)
-                        if slot is not None and not found >> slot & 1:
-                            vals[slot] = kv.value.string_value or kv.SerializeToString()  # as plan.slot_value
-                            found |= 1 << slot
-                            if found == every:
-                                break
+                    record_attributes(vals, lr.attributes, get_slot, every)
                 if sev_i:
                     vals[sev_i] = sev
                 if body_matchers:

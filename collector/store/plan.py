@@ -15,7 +15,7 @@ and `reads_attributes` whether a service's records need their attributes read at
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +56,28 @@ def body_text(value: AnyValue) -> str:
 def slot_value(kv: Any) -> str | bytes:
     """What a key tuple's slot holds for an attribute: a non-empty string value itself, else the KeyValue's bytes.
 
-    Span and log readers inline this (a call per attribute costs as much as the reads).
+    `record_attributes` inlines this (a call per attribute costs as much as the reads).
     """
     text: str = kv.value.string_value
     return text or kv.SerializeToString()
+
+
+def record_attributes(
+    vals: list[Any], attributes: Iterable[Any], get_slot: Callable[[str], int | None], every: int
+) -> None:
+    """Fill a key tuple's attribute slots from a span's or log record's attributes, over what the resource gave.
+
+    `get_slot` is the layout's `attrs.get` and `every` its `all_attrs`; reading stops once every slot is
+    filled, and a key repeated in the list counts with its first value.
+    """
+    found = 0  # a bit per slot this record has filled
+    for kv in attributes:
+        slot = get_slot(kv.key)
+        if slot is not None and not found >> slot & 1:
+            vals[slot] = kv.value.string_value or kv.SerializeToString()  # as slot_value
+            found |= 1 << slot
+            if found == every:
+                return
 
 
 def resource_base(attributes: Iterable[Any], layout: Layout) -> list[Any]:

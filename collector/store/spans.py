@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.model import Scanned
 from collector.store import sketch
 from collector.store.packed import keep_best
-from collector.store.plan import Plan, resource_base
+from collector.store.plan import Plan, record_attributes, resource_base
 from collector.store.series import Table
 from collector.store.spanwindow import SpanBucket
 from collector.store.windows import EX_ROW, MAX_EXEMPLARS, ExemplarRow
@@ -89,14 +89,7 @@ def read_spans(
             else:
                 vals = base.copy()
                 if read_attrs:
-                    found = 0  # a bit per slot this record has filled
-                    for kv in sp.attributes:
-                        slot = get_slot(kv.key)
-                        if slot is not None and not found >> slot & 1:
-                            vals[slot] = kv.value.string_value or kv.SerializeToString()  # as plan.slot_value
-                            found |= 1 << slot
-                            if found == every:
-                                break
+                    record_attributes(vals, sp.attributes, get_slot, every)
                 if name_i:
                     vals[name_i] = sp.name
                 if kind_i:
