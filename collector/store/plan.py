@@ -227,23 +227,13 @@ class Plan:
 
         When not, `targets` is empty for every such tuple. A reader asks before it fills the slots that
         cost most to read (a record's attributes): a record that can feed nothing is read no further.
-        Only the matchers on known slots are checked.
         """
         found = self._may_feed.get(known)
-        if found is not None:
-            return found
-        partial: list[Any] = [None] * len(self.layout.keys)
-        for slot, raw in known:
-            partial[slot] = raw
-        values = self.layout.decode(tuple(partial))
-        slots = {slot for slot, _ in known}
-        found = any(
-            all(isinstance(m, int) or slot not in slots or m.matches(values[slot]) for slot, m in route.where)
-            for route in self.routes
-        )
-        if len(self._may_feed) >= MEMO_LIMIT:
-            self._may_feed.clear()
-        self._may_feed[known] = found
+        if found is None:
+            found = self._may_match(known, self.routes)
+            if len(self._may_feed) >= MEMO_LIMIT:
+                self._may_feed.clear()
+            self._may_feed[known] = found
         return found
 
     def reads_attributes(self, service: str | None) -> bool:
@@ -254,15 +244,23 @@ class Plan:
         """
         found = self._reads_attributes.get(service)
         if found is None:
-            values = self.layout.decode((service,) + (None,) * (len(self.layout.keys) - 1))
-            found = any(
-                all(isinstance(m, int) or slot != 0 or m.matches(values[0]) for slot, m in route.where)
-                for route in self._attr_routes
-            )
+            found = self._may_match(((0, service),), self._attr_routes)
             if len(self._reads_attributes) >= MEMO_LIMIT:
                 self._reads_attributes.clear()
             self._reads_attributes[service] = found
         return found
+
+    def _may_match(self, known: tuple[tuple[int, Any], ...], routes: list[Route]) -> bool:
+        """Whether one of `routes` may match a key tuple holding `known`: only matchers on known slots are checked."""
+        partial: list[Any] = [None] * len(self.layout.keys)
+        for slot, raw in known:
+            partial[slot] = raw
+        values = self.layout.decode(tuple(partial))
+        slots = {slot for slot, _ in known}
+        return any(
+            all(isinstance(m, int) or slot not in slots or m.matches(values[slot]) for slot, m in route.where)
+            for route in routes
+        )
 
     def targets(self, tup: tuple[Any, ...]) -> list[tuple[Any, tuple[str, ...]]]:
         """Every (target, by-values) a record with this key tuple feeds."""
