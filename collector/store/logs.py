@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from collector.model import SEVERITY_NUMBERS, Scanned
 from collector.store.packed import exemplar_rows
-from collector.store.plan import Plan, body_text, record_attributes, resource_base
+from collector.store.plan import Plan, body_text, by_resource, record_attributes, resource_base
 from collector.store.series import Series, Table
 from collector.store.windows import (
     MAX_EXEMPLARS,
@@ -111,11 +111,7 @@ def read_logs(
     body_i = layout.fields.get("body", 0)
     body_matchers = layout.body_matchers
     newest_ns = received_ns + 60_000_000_000
-    resources = [(rl.resource, sum(len(sl.log_records) for sl in rl.scope_logs)) for rl in request.resource_logs]
-    if scanned is not None and len(scanned.records) == sum(n for _, n in resources):
-        records = scanned.records
-    else:
-        records = [lr for rl in request.resource_logs for sl in rl.scope_logs for lr in sl.log_records]
+    resources, records = by_resource(request.resource_logs, "scope_logs", "log_records", scanned)
     groups: Groups = {}
     late = 0
     lo = hi = 0

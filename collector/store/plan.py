@@ -21,7 +21,7 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from collector.model import LOG_FIELDS, SPAN_FIELDS, AttrValue, Matcher, Op, Signal, attr_text
+from collector.model import LOG_FIELDS, SPAN_FIELDS, AttrValue, Matcher, Op, Scanned, Signal, attr_text
 
 SERVICE = "service.name"
 # Past this many distinct tuples the memo starts over, so odd traffic cannot grow it without end.
@@ -94,6 +94,21 @@ def resource_base(attributes: Iterable[Any], layout: Layout) -> list[Any]:
             if slot is not None and base[slot] is None:
                 base[slot] = slot_value(kv)
     return base
+
+
+def by_resource(
+    resource_lists: Iterable[Any], scopes: str, records: str, scanned: Scanned | None
+) -> tuple[list[tuple[Any, int]], list[Any]]:
+    """Each resource of a request with how many records it holds, and all the records in request order.
+
+    `scopes` and `records` name the fields (`scope_spans` and `spans`, …). The records are those ingest
+    wrapped while validating (`scanned`), when it hands them over.
+    """
+    resource_lists = list(resource_lists)
+    resources = [(rl.resource, sum(len(getattr(sc, records)) for sc in getattr(rl, scopes))) for rl in resource_lists]
+    if scanned is not None and len(scanned.records) == sum(n for _, n in resources):
+        return resources, scanned.records
+    return resources, [r for rl in resource_lists for sc in getattr(rl, scopes) for r in getattr(sc, records)]
 
 
 def _decode(raw: Any) -> AttrValue:

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.model import Scanned
 from collector.store import sketch
 from collector.store.packed import keep_best
-from collector.store.plan import Plan, record_attributes, resource_base
+from collector.store.plan import Plan, by_resource, record_attributes, resource_base
 from collector.store.series import Table
 from collector.store.spanwindow import SpanBucket
 from collector.store.windows import EX_ROW, MAX_EXEMPLARS, ExemplarRow
@@ -52,11 +52,7 @@ def read_spans(
     kind_i = layout.fields.get("span.kind", 0)
     status_i = layout.fields.get("status.code", 0)
     newest_ns = received_ns + 60_000_000_000
-    resources = [(rs.resource, sum(len(ss.spans) for ss in rs.scope_spans)) for rs in request.resource_spans]
-    if scanned is not None and len(scanned.records) == sum(n for _, n in resources):
-        spans = scanned.records
-    else:
-        spans = [sp for rs in request.resource_spans for ss in rs.scope_spans for sp in ss.spans]
+    resources, spans = by_resource(request.resource_spans, "scope_spans", "spans", scanned)
     groups: Groups = {}
     late = 0
     lo = hi = 0
