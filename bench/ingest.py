@@ -56,6 +56,17 @@ GRPC_METHODS = {
 }
 
 
+def pin_to(cpu: int) -> None:
+    """Run this process on `cpu` alone, where the machine has more than one."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {cpu})
+
+
+def bare_line(bare: dict[str, float]) -> str:
+    return (f"bare FromString+count on one core: spans {bare['spans']:,.0f}/s, logs {bare['logs']:,.0f}/s, "
+            f"metric points {bare['metrics']:,.0f}/s")
+
+
 def bare_parse_rate(messages: dict[str, object], seconds: float = 1.5) -> dict[str, float]:
     """Items/s of FromString + count on this core: the floor any receiver pays."""
     out = {}
@@ -187,14 +198,12 @@ def main() -> None:
     args = parser.parse_args()
 
     messages = {"spans": spans_request(), "logs": logs_request(), "metrics": metrics_request()}
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})
+    pin_to(1)
     bare = bare_parse_rate(messages)
     print(f"machine: {machine()}")
     print("daemon pinned to CPU 0, load generator to CPU 1; 1000 items per request, "
           f"{args.connections} keep-alive connections, {args.seconds:.0f}s per run, items stamped {args.at}")
-    print(f"bare FromString+count on one core: spans {bare['spans']:,.0f}/s, logs {bare['logs']:,.0f}/s, "
-          f"metric points {bare['metrics']:,.0f}/s")
+    print(bare_line(bare))
     print(f"{'rules/signal':>12} {'transport':<14} {'signal':<8} {'items/s':>10} {'vs bare':>8} {'vs target':>9} "
           f"{'daemon CPU':>10} "
           f"{'refused':>8}")

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from ingest import PATHS, bare_parse_rate, cpu_seconds, http_load
+from ingest import PATHS, bare_line, bare_parse_rate, cpu_seconds, http_load, pin_to
 from payloads import logs_request, metrics_request, spans_request
 from prometheus_client import CollectorRegistry
 
@@ -51,8 +50,7 @@ class CountingSink:
 
 
 def _serve(port_out: Any) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {0})
+    pin_to(0)
 
     async def run() -> None:
         queue = BatchQueue(CountingSink(), 200_000)
@@ -81,14 +79,12 @@ def main() -> None:
     server = multiprocessing.Process(target=_serve, args=(child,), daemon=True)
     server.start()
     port = int(parent.recv())
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-        os.sched_setaffinity(0, {1})
+    pin_to(1)
     bare = bare_parse_rate(messages)
     print(f"machine: {machine()}")
     print("ingest stage (OtlpHttpReceiver + BatchQueue -> counting sink) pinned to CPU 0, load generator to CPU 1; "
           f"1000 items per request, {args.connections} keep-alive connections, {args.seconds:.0f}s per run")
-    print(f"bare FromString+count on one core: spans {bare['spans']:,.0f}/s, logs {bare['logs']:,.0f}/s, "
-          f"metric points {bare['metrics']:,.0f}/s")
+    print(bare_line(bare))
     print(f"{'signal':<8} {'items/s':>10} {'vs bare':>8} {'server CPU':>10} {'refused':>8}")
     try:
         for signal, message in messages.items():
